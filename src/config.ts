@@ -18,6 +18,8 @@ export interface Config {
   clientId: string;
   /** GPUFLOW_METRICS_PORT: port of the /metrics endpoint Prometheus scrapes. */
   metricsPort: number;
+  /** GPUFLOW_TOPIC_REPLICATION: overrides every topic's declared replication factor (multi-broker clusters). */
+  topicReplication: number | null;
   /** Which of the three services were given from outside (not started by `stack up`). */
   external: { kafka: boolean; registry: boolean; redis: boolean };
   stack: {
@@ -62,6 +64,7 @@ export function loadConfig(env: Env = process.env): Config {
     home: resolve(str(env, 'GPUFLOW_HOME', '.gpuflow')),
     clientId: str(env, 'GPUFLOW_CLIENT_ID', 'gpuflow'),
     metricsPort: int(env, 'GPUFLOW_METRICS_PORT', 9464),
+    topicReplication: env.GPUFLOW_TOPIC_REPLICATION ? int(env, 'GPUFLOW_TOPIC_REPLICATION', 1) : null,
     external: {
       kafka: Boolean(env.KAFKA_BROKERS),
       registry: Boolean(env.SCHEMA_REGISTRY_URL),

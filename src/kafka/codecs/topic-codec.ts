@@ -1,0 +1,62 @@
+/**
+ * One codec per topic, chosen by the topic's declared value format: Avro through the registry
+ * (Confluent framing), or FlatBuffers for batches. Decoding failures are DecodeError, which the
+ * consumer turns into a dead letter.
+ */
+import { DecodeError } from '../../domain/errors.js';
+import type { Batch } from '../../domain/events/batch.js';
+import type { RegistryClient } from '../registry.js';
+import type { TopicSpec } from '../topics.js';
+import { AVRO_EVENTS, isAvroEventName, readAvroSchema, type AvroEventName, type AvroEventOf } from './avro-events.js';
+import { decodeBatch, encodeBatch } from './batch-codec.js';
+
+export interface TopicCodec<T> {
+  topic: string;
+  encode(value: T): Promise<Buffer>;
+  decode(bytes: Buffer): Promise<T>;
+}
+
+export const subjectOf = (topic: string): string => `${topic}-value`;
+
+/** Registers the topic's schema (idempotent: the same schema keeps its id) and returns its codec. */
+export async function avroCodec<N extends AvroEventName>(registry: RegistryClient, topic: string, name: N): Promise<TopicCodec<AvroEventOf<N>>> {
+  const mapping = AVRO_EVENTS[name] as unknown as { toAvro(v: unknown): unknown; fromAvro(r: unknown): AvroEventOf<N> };
+  const schema = readAvroSchema(name);
+  const id = await registry.register(subjectOf(topic), schema);
+  const fullName = `${JSON.parse(schema).namespace}.${JSON.parse(schema).name}`;
+  const accepted = new Set<number>([id]);
+  return {
+    topic,
+    encode: (value) => registry.encode(id, mapping.toAvro(value)),
+    async decode(bytes) {
+      const schemaId = registry.schemaIdOf(bytes);
+      if (!accepted.has(schemaId)) {
+        // Another version of the same record (an older producer) is fine; another record is not.
+        const found = await registry.schemaName(schemaId);
+        if (found !== fullName) throw new DecodeError(`schema id ${schemaId} is ${found || 'unknown'}, expected ${fullName} on ${topic}`);
+        accepted.add(schemaId);
+      }
+      return mapping.fromAvro(await registry.decode(bytes));
+    },
+  };
+}
+
+export const batchCodec = (topic: string): TopicCodec<Batch> => ({
+  topic,
+  encode: async (batch) => {
+    const bytes = encodeBatch(batch);
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  },
+  decode: async (bytes) => decodeBatch(bytes),
+});
+
+/** Registers every Avro subject the declarations name; returns subject → id. */
+export async function registerSchemas(registry: RegistryClient, specs: readonly TopicSpec[]): Promise<Map<string, number>> {
+  const ids = new Map<string, number>();
+  for (const spec of specs) {
+    if (spec.value.format !== 'avro') continue;
+    if (!isAvroEventName(spec.value.schema)) throw new DecodeError(`topic ${spec.name} names unknown schema ${spec.value.schema}`);
+    ids.set(subjectOf(spec.name), await registry.register(subjectOf(spec.name), readAvroSchema(spec.value.schema)));
+  }
+  return ids;
+}
