@@ -1,0 +1,195 @@
+import type { SchedulerConfig } from './config.js';
+import type { SchedulerFact, WorkerObserved } from './facts.js';
+import type { DeviceRecord, InFlightBatch, QueuedBatch, WorkerRecord } from './records.js';
+import { estimateFor, predictUs, refineEstimate } from './service-time.js';
+import type { SchedulerView } from './view.js';
+
+/**
+ * What each fact does to the state: the one place effects are written, used by `evolve` on the
+ * state and by `decide` on its draft, so the two can never disagree.
+ */
+export function applyFact(view: SchedulerView, fact: SchedulerFact, config: SchedulerConfig): void {
+  switch (fact.type) {
+    case 'WorkerJoined':
+      view.workers.set(fact.workerId, {
+        workerId: fact.workerId,
+        epoch: fact.workerEpoch,
+        node: '',
+        lastSeenMs: fact.atMs,
+        deviceUuids: [...fact.deviceUuids].sort(),
+        loadedModels: [],
+        slots: 0,
+        batchIds: [],
+        topology: [],
+      });
+      return;
+    case 'WorkerObserved':
+      observeWorker(view, fact);
+      return;
+    case 'WorkerEvicted': {
+      const worker = view.workers.get(fact.workerId);
+      if (!worker || worker.epoch !== fact.workerEpoch) return;
+      for (const uuid of worker.deviceUuids) view.devices.delete(uuid);
+      view.workers.delete(fact.workerId);
+      view.fencedEpochs.set(fact.workerId, fact.workerEpoch);
+      return;
+    }
+    case 'TelemetryObserved': {
+      view.samples.set(fact.deviceUuid, { freeBytes: fact.freeBytes, atMs: fact.sampleAtMs });
+      const device = view.devices.get(fact.deviceUuid);
+      if (device) view.devices.set(device.uuid, { ...device, freeBytes: fact.freeBytes, telemetryAtMs: fact.sampleAtMs });
+      return;
+    }
+    case 'OomAlertObserved':
+      if (fact.active) view.oomAlerts.set(fact.deviceUuid, true);
+      else view.oomAlerts.delete(fact.deviceUuid);
+      return;
+    case 'BatchQueued':
+      putPending(view, fact.batch);
+      return;
+    case 'BatchAssigned': {
+      const batch = view.pending.get(fact.batchId);
+      if (!batch) return;
+      view.pending.delete(fact.batchId);
+      const deviceUuids = fact.deviceUuid.split(',');
+      const predicted = predictUs(estimateFor(config, batch.model, view.estimates.get(batch.model)), batch.members.length);
+      const flight: InFlightBatch = {
+        batch,
+        workerId: fact.workerId,
+        workerEpoch: fact.workerEpoch,
+        deviceUuids,
+        reservedBytes: fact.reservedBytes,
+        predictedUs: predicted,
+        assignedAtMs: fact.atMs,
+      };
+      view.inFlight.set(fact.batchId, flight);
+      charge(view, flight, +1);
+      return;
+    }
+    case 'BatchRequeued': {
+      const flight = view.inFlight.get(fact.batchId);
+      if (!flight) return;
+      release(view, flight);
+      const keep = new Set(fact.requestIds);
+      putPending(view, {
+        ...flight.batch,
+        members: flight.batch.members.filter((m) => keep.has(m.requestId)),
+        attempts: flight.batch.attempts + 1,
+        queuedAtMs: fact.atMs,
+      });
+      return;
+    }
+    case 'BatchCompleted': {
+      const flight = view.inFlight.get(fact.batchId);
+      if (!flight) return;
+      release(view, flight);
+      const model = flight.batch.model;
+      const estimate = estimateFor(config, model, view.estimates.get(model));
+      view.estimates.set(model, refineEstimate(estimate, flight.batch.members.length, fact.serviceTimeUs, config.serviceTimeAlpha));
+      return;
+    }
+    case 'RequestRejected':
+      dropRequest(view, fact.requestId);
+      return;
+    case 'BatchFormed':
+    case 'ResultDiscarded':
+      return;
+  }
+}
+
+function observeWorker(view: SchedulerView, fact: WorkerObserved): void {
+  const worker = view.workers.get(fact.workerId);
+  if (!worker || worker.epoch !== fact.workerEpoch) return;
+  const deviceUuids = fact.devices.map((d) => d.uuid).sort();
+  const loadedModels = [...fact.loadedModels].sort();
+  view.workers.set(worker.workerId, {
+    ...worker,
+    node: fact.node,
+    lastSeenMs: fact.atMs,
+    deviceUuids: sameList(worker.deviceUuids, deviceUuids) ? worker.deviceUuids : deviceUuids,
+    loadedModels: sameList(worker.loadedModels, loadedModels) ? worker.loadedModels : loadedModels,
+    slots: fact.slots,
+    topology: fact.topology,
+  });
+  for (const d of fact.devices) {
+    const device = view.devices.get(d.uuid);
+    if (device && device.workerId === worker.workerId && device.memTotalBytes === d.memTotalBytes && device.index === d.index) continue;
+    const sample = view.samples.get(d.uuid);
+    const fresh: DeviceRecord = {
+      uuid: d.uuid,
+      workerId: worker.workerId,
+      index: d.index,
+      memTotalBytes: d.memTotalBytes,
+      freeBytes: sample ? sample.freeBytes : d.memTotalBytes,
+      telemetryAtMs: sample ? sample.atMs : null,
+      reservedBytes: device?.reservedBytes ?? 0,
+      outstandingUs: device?.outstandingUs ?? 0,
+    };
+    view.devices.set(d.uuid, fresh);
+  }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function putPending(view: SchedulerView, batch: QueuedBatch): void {
+  if (batch.members.length === 0) return;
+  view.pending.set(batch.batchId, batch);
+  for (const m of batch.members) view.requests.set(m.requestId, batch.batchId);
+}
+
+/** Adds (+1) or removes (-1) an in-flight batch's reservation, work and worker slot. */
+function charge(view: SchedulerView, flight: InFlightBatch, sign: 1 | -1): void {
+  for (const uuid of flight.deviceUuids) {
+    const device = view.devices.get(uuid);
+    if (!device || device.workerId !== flight.workerId) continue;
+    view.devices.set(uuid, {
+      ...device,
+      reservedBytes: device.reservedBytes + sign * flight.reservedBytes,
+      outstandingUs: device.outstandingUs + sign * flight.predictedUs,
+    });
+  }
+  const worker = view.workers.get(flight.workerId);
+  if (!worker || worker.epoch !== flight.workerEpoch) return;
+  const id = flight.batch.batchId;
+  const batchIds = sign > 0 ? insertSorted(worker.batchIds, id) : worker.batchIds.filter((b) => b !== id);
+  view.workers.set(worker.workerId, { ...worker, batchIds });
+}
+
+function insertSorted(list: readonly string[], id: string): string[] {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((list[mid] as string) < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return [...list.slice(0, lo), id, ...list.slice(lo)];
+}
+
+/** Takes a batch out of flight: its devices get their room and work back. */
+function release(view: SchedulerView, flight: InFlightBatch): void {
+  charge(view, flight, -1);
+  view.inFlight.delete(flight.batch.batchId);
+  for (const m of flight.batch.members) view.requests.delete(m.requestId);
+}
+
+/** A rejected request leaves its batch; a batch left empty leaves the queue or frees its devices. */
+function dropRequest(view: SchedulerView, requestId: string): void {
+  const batchId = view.requests.get(requestId);
+  if (batchId === undefined) return;
+  view.requests.delete(requestId);
+  const queued = view.pending.get(batchId);
+  if (queued) {
+    const members = queued.members.filter((m) => m.requestId !== requestId);
+    if (members.length === 0) view.pending.delete(batchId);
+    else view.pending.set(batchId, { ...queued, members });
+    return;
+  }
+  const flight = view.inFlight.get(batchId);
+  if (!flight) return;
+  const members = flight.batch.members.filter((m) => m.requestId !== requestId);
+  if (members.length === 0) release(view, flight);
+  else view.inFlight.set(batchId, { ...flight, batch: { ...flight.batch, members } });
+}

@@ -1,0 +1,204 @@
+import { ValidationError } from '../../domain/errors.js';
+import { IndexedHeap } from './indexed-heap.js';
+import { pendingCompare } from './pending-order.js';
+import { HeapDeviceIndex, type DeviceIndex } from './placement.js';
+import type { DeviceRecord, DeviceSample, InFlightBatch, QueuedBatch, ServiceEstimate, WorkerRecord } from './records.js';
+import { deviceEntry, type IndexCandidates, type SchedulerView, type Table } from './view.js';
+
+/** A Map-backed table that tells its owner of every change. */
+class WatchedTable<V> implements Table<V> {
+  readonly rows = new Map<string, V>();
+  constructor(private readonly changed: (key: string, before: V | undefined, after: V | undefined) => void = () => {}) {}
+  get(key: string): V | undefined {
+    return this.rows.get(key);
+  }
+  set(key: string, value: V): void {
+    const before = this.rows.get(key);
+    this.rows.set(key, value);
+    this.changed(key, before, value);
+  }
+  delete(key: string): void {
+    const before = this.rows.get(key);
+    if (before === undefined) return;
+    this.rows.delete(key);
+    this.changed(key, before, undefined);
+  }
+}
+
+/**
+ * The scheduler's state. `evolve` updates it in place and returns it: at thousands of devices,
+ * copying the tables for every fact would cost more than the placement the indexes save. One
+ * fold owns a state; `snapshot` gives a copy to keep, `restore` a fresh state from it.
+ * `decide` never writes here: it works on a Draft over this state.
+ *
+ * Nothing here depends on Map iteration order: queries go through indexes with total orders,
+ * and snapshots sort, so a restored state decides exactly like the one it was taken from.
+ */
+export class SchedulerState implements SchedulerView {
+  readonly workers: WatchedTable<WorkerRecord>;
+  readonly devices: WatchedTable<DeviceRecord>;
+  readonly oomAlerts: WatchedTable<true>;
+  readonly samples = new WatchedTable<DeviceSample>();
+  readonly inFlight = new WatchedTable<InFlightBatch>();
+  readonly pending: WatchedTable<QueuedBatch>;
+  readonly requests = new WatchedTable<string>();
+  readonly fencedEpochs = new WatchedTable<number>();
+  readonly estimates = new WatchedTable<ServiceEstimate>();
+
+  private readonly liveness = new IndexedHeap<WorkerRecord>(
+    (w) => w.workerId,
+    (a, b) => a.lastSeenMs < b.lastSeenMs || (a.lastSeenMs === b.lastSeenMs && a.workerId < b.workerId),
+  );
+  private readonly queue: QueuedBatch[] = [];
+  private sortedWorkerIds: string[] | null = null;
+  private readonly modelWorkers = new Map<string, Set<string>>();
+
+  constructor(readonly index: DeviceIndex = new HeapDeviceIndex()) {
+    this.workers = new WatchedTable<WorkerRecord>((id, before, after) => this.workerChanged(id, before, after));
+    this.devices = new WatchedTable<DeviceRecord>((uuid) => this.reindex(uuid));
+    this.oomAlerts = new WatchedTable<true>((uuid) => this.reindex(uuid));
+    this.pending = new WatchedTable<QueuedBatch>((_, before, after) => this.queueChanged(before, after));
+  }
+
+  searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean): IndexCandidates {
+    return this.index.best(model, needBytes, skip);
+  }
+
+  modelLoaded(model: string): boolean {
+    return (this.modelWorkers.get(model)?.size ?? 0) > 0;
+  }
+
+  /** Live workers with the model loaded, whether or not they have room now. */
+  workersWithModel(model: string): ReadonlySet<string> {
+    return this.modelWorkers.get(model) ?? EMPTY;
+  }
+
+  overdueWorkers(cutoffMs: number): WorkerRecord[] {
+    const overdue: WorkerRecord[] = [];
+    this.liveness.find((w) => {
+      if (w.lastSeenMs >= cutoffMs) return true;
+      overdue.push(w);
+      return false;
+    });
+    return overdue;
+  }
+
+  /** The queue itself, not a copy: only evolve changes it, never while a decision reads it. */
+  pendingByPriority(): readonly QueuedBatch[] {
+    return this.queue;
+  }
+
+  workerIds(): string[] {
+    this.sortedWorkerIds ??= [...this.workers.rows.keys()].sort();
+    return this.sortedWorkerIds;
+  }
+
+  private reindex(uuid: string): void {
+    this.index.update(uuid, deviceEntry(this, uuid));
+  }
+
+  private workerChanged(id: string, before: WorkerRecord | undefined, after: WorkerRecord | undefined): void {
+    if (after) this.liveness.upsert(after);
+    else this.liveness.remove(id);
+    if (!before || !after) this.sortedWorkerIds = null;
+    if (before?.loadedModels !== after?.loadedModels) {
+      for (const model of before?.loadedModels ?? []) this.modelWorkers.get(model)?.delete(id);
+      for (const model of after?.loadedModels ?? []) {
+        let set = this.modelWorkers.get(model);
+        if (!set) this.modelWorkers.set(model, (set = new Set()));
+        set.add(id);
+      }
+    }
+    if (before && after && sameEligibility(before, after)) return;
+    for (const uuid of before?.deviceUuids ?? []) this.reindex(uuid);
+    if (after && after.deviceUuids !== before?.deviceUuids) for (const uuid of after.deviceUuids) this.reindex(uuid);
+  }
+
+  private queueChanged(before: QueuedBatch | undefined, after: QueuedBatch | undefined): void {
+    if (before) this.queue.splice(this.position(before), 1);
+    if (after) this.queue.splice(this.position(after), 0, after);
+  }
+
+  /** Where a batch is, or would go, in the queue (binary search on the total order). */
+  private position(batch: QueuedBatch): number {
+    let lo = 0;
+    let hi = this.queue.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (pendingCompare(this.queue[mid] as QueuedBatch, batch) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+/** Same devices, same loaded models, same side of the slot limit: no device changes eligibility. */
+function sameEligibility(a: WorkerRecord, b: WorkerRecord): boolean {
+  return (
+    a.deviceUuids === b.deviceUuids &&
+    a.loadedModels === b.loadedModels &&
+    a.batchIds.length < a.slots === b.batchIds.length < b.slots
+  );
+}
+
+/** Everything the state holds, as plain sorted data: the same state gives the same JSON. */
+export interface SchedulerSnapshot {
+  format: 'gpuflow.scheduler/1';
+  workers: WorkerRecord[];
+  devices: DeviceRecord[];
+  oomAlerts: string[];
+  samples: Array<[string, DeviceSample]>;
+  inFlight: InFlightBatch[];
+  pending: QueuedBatch[];
+  fencedEpochs: Array<[string, number]>;
+  estimates: Array<[string, ServiceEstimate]>;
+}
+
+function sortedRows<V>(table: WatchedTable<V>): V[] {
+  return [...table.rows.keys()].sort().map((k) => table.rows.get(k) as V);
+}
+
+export function snapshot(state: SchedulerState): SchedulerSnapshot {
+  return {
+    format: 'gpuflow.scheduler/1',
+    workers: sortedRows(state.workers),
+    devices: sortedRows(state.devices),
+    oomAlerts: [...state.oomAlerts.rows.keys()].sort(),
+    samples: [...state.samples.rows.keys()].sort().map((k) => [k, state.samples.rows.get(k) as DeviceSample]),
+    inFlight: sortedRows(state.inFlight),
+    pending: sortedRows(state.pending),
+    fencedEpochs: [...state.fencedEpochs.rows.keys()].sort().map((k) => [k, state.fencedEpochs.rows.get(k) as number]),
+    estimates: [...state.estimates.rows.keys()].sort().map((k) => [k, state.estimates.rows.get(k) as ServiceEstimate]),
+  };
+}
+
+/** Rebuilds a state (and its indexes) from a snapshot or its JSON text. */
+export function restore(json: SchedulerSnapshot | string, index: DeviceIndex = new HeapDeviceIndex()): SchedulerState {
+  let data: SchedulerSnapshot;
+  try {
+    data = typeof json === 'string' ? (JSON.parse(json) as SchedulerSnapshot) : json;
+  } catch (cause) {
+    throw new ValidationError('scheduler snapshot is not valid JSON', { cause });
+  }
+  if (data?.format !== 'gpuflow.scheduler/1') {
+    throw new ValidationError(`not a scheduler snapshot (format ${String((data as { format?: unknown } | null)?.format)})`);
+  }
+  const state = new SchedulerState(index);
+  for (const w of data.workers) state.workers.set(w.workerId, w);
+  for (const d of data.devices) state.devices.set(d.uuid, d);
+  for (const uuid of data.oomAlerts) state.oomAlerts.set(uuid, true);
+  for (const [uuid, sample] of data.samples) state.samples.set(uuid, sample);
+  for (const b of data.inFlight) {
+    state.inFlight.set(b.batch.batchId, b);
+    for (const m of b.batch.members) state.requests.set(m.requestId, b.batch.batchId);
+  }
+  for (const b of data.pending) {
+    state.pending.set(b.batchId, b);
+    for (const m of b.members) state.requests.set(m.requestId, b.batchId);
+  }
+  for (const [id, epoch] of data.fencedEpochs) state.fencedEpochs.set(id, epoch);
+  for (const [model, e] of data.estimates) state.estimates.set(model, e);
+  return state;
+}

@@ -1,0 +1,80 @@
+import type { DeviceRecord, DeviceSample, InFlightBatch, QueuedBatch, ServiceEstimate, WorkerRecord } from './records.js';
+
+/** A keyed table of immutable rows. */
+export interface Table<V> {
+  get(key: string): V | undefined;
+  set(key: string, value: V): void;
+  delete(key: string): void;
+}
+
+/** A device as placement sees it: eligible now, with its work and room. */
+export interface DeviceEntry {
+  uuid: string;
+  workerId: string;
+  outstandingUs: number;
+  /** Free bytes from telemetry minus what in-flight batches reserve. */
+  availableBytes: number;
+  loadedModels: readonly string[];
+}
+
+/** Best candidates among indexed devices with room, by (outstanding work, uuid). */
+export interface IndexCandidates {
+  /** Among devices whose worker has the model loaded. */
+  loaded: DeviceEntry | undefined;
+  /** Among all devices. */
+  any: DeviceEntry | undefined;
+}
+
+/**
+ * The scheduler's state as the rules read and write it. Two implementations: the state itself
+ * (which keeps indexes up to date as rows change) and a draft overlay used while deciding.
+ */
+export interface SchedulerView {
+  readonly workers: Table<WorkerRecord>;
+  readonly devices: Table<DeviceRecord>;
+  readonly oomAlerts: Table<true>;
+  /** deviceUuid → latest telemetry, for any device (a sample may come before the heartbeat). */
+  readonly samples: Table<DeviceSample>;
+  readonly inFlight: Table<InFlightBatch>;
+  readonly pending: Table<QueuedBatch>;
+  /** requestId → batchId, for requests in pending or in-flight batches. */
+  readonly requests: Table<string>;
+  /** workerId → the last evicted epoch: heartbeats at or below it are from a fenced incarnation. */
+  readonly fencedEpochs: Table<number>;
+  readonly estimates: Table<ServiceEstimate>;
+
+  /** Best devices with at least `needBytes` available, ignoring those `skip` names. */
+  searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean): IndexCandidates;
+  /** Whether a live worker has the model loaded (busy or not). */
+  modelLoaded(model: string): boolean;
+  /** Workers last seen before `cutoffMs`, oldest first (ties by id). */
+  overdueWorkers(cutoffMs: number): WorkerRecord[];
+  /** Pending batches, most urgent first. */
+  pendingByPriority(): readonly QueuedBatch[];
+  /** Live worker ids, sorted. */
+  workerIds(): string[];
+}
+
+/**
+ * Whether a device can take work now, and how it looks to placement: its worker is live and has
+ * a free slot, and it is not under an active out-of-memory alert.
+ */
+export function deviceEntry(view: SchedulerView, uuid: string): DeviceEntry | null {
+  const device = view.devices.get(uuid);
+  if (!device) return null;
+  const worker = view.workers.get(device.workerId);
+  if (!worker || worker.batchIds.length >= worker.slots) return null;
+  if (view.oomAlerts.get(uuid)) return null;
+  return {
+    uuid,
+    workerId: worker.workerId,
+    outstandingUs: device.outstandingUs,
+    availableBytes: device.freeBytes - device.reservedBytes,
+    loadedModels: worker.loadedModels,
+  };
+}
+
+/** Strict total order used by every device index: least outstanding work, then uuid. */
+export function entryLess(a: DeviceEntry, b: DeviceEntry): boolean {
+  return a.outstandingUs < b.outstandingUs || (a.outstandingUs === b.outstandingUs && a.uuid < b.uuid);
+}
