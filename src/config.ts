@@ -16,6 +16,8 @@ export interface Config {
   home: string;
   /** GPUFLOW_CLIENT_ID */
   clientId: string;
+  /** GPUFLOW_MODEL_STORE: the only folder workers read weights from. */
+  modelStore: string;
   /** GPUFLOW_METRICS_PORT: port of the /metrics endpoint Prometheus scrapes. */
   metricsPort: number;
   /** GPUFLOW_TOPIC_REPLICATION: overrides every topic's declared replication factor (multi-broker clusters). */
@@ -64,6 +66,7 @@ export function loadConfig(env: Env = process.env): Config {
     home: resolve(str(env, 'GPUFLOW_HOME', '.gpuflow')),
     clientId: str(env, 'GPUFLOW_CLIENT_ID', 'gpuflow'),
     metricsPort: int(env, 'GPUFLOW_METRICS_PORT', 9464),
+    modelStore: resolve(str(env, 'GPUFLOW_MODEL_STORE', 'models')),
     topicReplication: env.GPUFLOW_TOPIC_REPLICATION ? int(env, 'GPUFLOW_TOPIC_REPLICATION', 1) : null,
     external: {
       kafka: Boolean(env.KAFKA_BROKERS),

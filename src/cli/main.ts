@@ -8,11 +8,15 @@ import { createLogger } from '../log.js';
 import { parseArgs } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import { demoCommand } from './commands/demo.js';
+import { dispatcherCommand } from './commands/dispatcher.js';
+import { resultsCommand } from './commands/results.js';
 import { schemasCommand } from './commands/schemas.js';
 import { stackCommand } from './commands/stack.js';
+import { submitCommand } from './commands/submit.js';
 import { topicsCommand } from './commands/topics.js';
+import { workerCommand } from './commands/worker.js';
 
-export const COMMANDS: readonly Command[] = [stackCommand, topicsCommand, schemasCommand, demoCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, stackCommand, topicsCommand, schemasCommand, dispatcherCommand, workerCommand, submitCommand, resultsCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -66,6 +66,11 @@ export class ModelHost {
     return [...this.current.values()].map((e) => `${e.manifest.model}:${e.manifest.version}`).sort();
   }
 
+  /** Names of the models with a current version: what the scheduler places by. */
+  loadedModelNames(): string[] {
+    return [...this.current.keys()].sort();
+  }
+
   manifest(model: string): ModelManifest | undefined {
     return this.current.get(model)?.manifest;
   }

@@ -35,6 +35,8 @@ export interface ConsumeOptions<T> {
   commitIntervalMs?: number;
   /** How long the group waits for a silent member before it moves its partitions (Kafka's minimum is 6 s). */
   sessionTimeoutMs?: number;
+  /** Where to start a partition the first time it is assigned (an offset), overriding committed offsets; undefined: as usual. */
+  startAt?: (topic: string, partition: number) => string | undefined;
   /** Called with the partitions this consumer owns after each rebalance. */
   onAssignment?: (assigned: { topic: string; partitions: number[] }[]) => void;
 }
@@ -100,6 +102,7 @@ function runConsumer<T>(kafka: Kafka, options: ConsumeOptions<T>, subscriber: Su
     });
     const trackers = new Map<string, PartitionTracker>();
     const paused = new Set<string>();
+    const seeked = new Set<string>();
     let generation = 0;
     let inFlight = 0;
     let stopped = false;
@@ -207,6 +210,15 @@ function runConsumer<T>(kafka: Kafka, options: ConsumeOptions<T>, subscriber: Su
       paused.clear();
       const assigned = Object.entries(payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions }));
       logger.info('consumer.assigned', { groupId, assigned });
+      for (const { topic, partitions } of assigned) {
+        for (const partition of partitions) {
+          // Only once: after a rebalance the committed position is the right one.
+          if (seeked.has(`${topic}:${partition}`)) continue;
+          seeked.add(`${topic}:${partition}`);
+          const offset = options.startAt?.(topic, partition);
+          if (offset !== undefined) consumer.seek({ topic, partition, offset });
+        }
+      }
       options.onAssignment?.(assigned);
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {

@@ -1,4 +1,6 @@
-import type { IHeaders, Kafka, Producer } from 'kafkajs';
+import kafkajs, { type IHeaders, type Kafka, type Producer, type TopicMessages } from 'kafkajs';
+
+const { Partitioners } = kafkajs;
 
 export interface OutgoingMessage {
   key: string | Buffer | null;
@@ -7,20 +9,79 @@ export interface OutgoingMessage {
   partition?: number;
 }
 
-/** Produces with acks from all in-sync replicas and broker-side de-duplication of retries. */
+/**
+ * Produces with acks from all in-sync replicas and broker-side de-duplication of retries.
+ * Sends made within `lingerMs` of each other travel in one request: an idempotent producer keeps
+ * one request in flight, so without lingering every concurrent send would wait its own round trip.
+ */
 export interface EventProducer {
   send(topic: string, messages: OutgoingMessage[]): Promise<void>;
   disconnect(): Promise<void>;
 }
 
-export async function createProducer(kafka: Kafka): Promise<EventProducer> {
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+export interface ProducerOptions {
+  lingerMs?: number;
+  /** Flush early once this many messages wait. */
+  maxBatchMessages?: number;
+}
+
+interface Waiting {
+  topic: string;
+  messages: OutgoingMessage[];
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+export async function createProducer(kafka: Kafka, options: ProducerOptions = {}): Promise<EventProducer> {
+  const lingerMs = options.lingerMs ?? 2;
+  const maxBatch = options.maxBatchMessages ?? 2_000;
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    // An idempotent producer retries until the broker takes the record: giving up could reorder or duplicate.
+    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5_000 },
+  });
   await producer.connect();
+  let queue: Waiting[] = [];
+  let queued = 0;
+  let timer: NodeJS.Timeout | null = null;
+  let flushing: Promise<void> = Promise.resolve();
+
+  function flush(): void {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const batch = queue;
+    queue = [];
+    queued = 0;
+    if (batch.length === 0) return;
+    const byTopic = new Map<string, OutgoingMessage[]>();
+    for (const w of batch) byTopic.set(w.topic, [...(byTopic.get(w.topic) ?? []), ...w.messages]);
+    const topicMessages: TopicMessages[] = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    // Requests go one after another, in the order they were made.
+    flushing = flushing.then(() =>
+      producer.sendBatch({ acks: -1, topicMessages }).then(
+        () => batch.forEach((w) => w.resolve()),
+        (error: unknown) => batch.forEach((w) => w.reject(error)),
+      ),
+    );
+  }
+
   return {
-    async send(topic, messages) {
-      if (messages.length === 0) return;
-      await producer.send({ topic, acks: -1, messages });
+    send(topic, messages) {
+      if (messages.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ topic, messages, resolve, reject });
+        queued += messages.length;
+        if (queued >= maxBatch) flush();
+        else timer ??= setTimeout(flush, lingerMs);
+      });
     },
-    disconnect: () => producer.disconnect(),
+    async disconnect() {
+      flush();
+      await flushing;
+      await producer.disconnect();
+    },
   };
 }

@@ -55,15 +55,10 @@ export function createRegistryClient(baseUrl: string): RegistryClient {
   return {
     async register(subject, schema, compatibility = 'BACKWARD') {
       const s = encodeURIComponent(subject);
-      const existing = await call('GET', `/subjects/${s}/versions`);
-      if (existing.status === 200 && Array.isArray(existing.json) && existing.json.length > 0) {
-        // Checked first so that the registry's own words explain a refusal.
-        const check = await this.isCompatible(subject, schema);
-        if (!check.compatible) throw new SchemaIncompatibleError(subject, check.reason);
-      }
       const config = await call('PUT', `/config/${s}`, { compatibility });
       if (config.status >= 300) throw new GpuflowError(`registry refused compatibility ${compatibility} for ${subject}: ${reasonOf(config.json)}`);
       const created = await call('POST', `/subjects/${s}/versions`, { schema });
+      // The refusal's own words (Apicurio's compatibility check answers only a boolean).
       if (created.status === 409) throw new SchemaIncompatibleError(subject, reasonOf(created.json));
       if (created.status >= 300 || typeof created.json?.id !== 'number') {
         throw new GpuflowError(`registry refused schema for ${subject} (HTTP ${created.status}): ${reasonOf(created.json)}`);

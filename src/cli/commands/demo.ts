@@ -1,82 +1,118 @@
 /**
- * The main job. For now: the local stack, topics and schemas, then a smoke round trip of
- * inference requests through the real broker and registry, with a summary table.
+ * The main job: the local stack, topics and schemas, the dispatcher, GPU workers (real GPUs where
+ * NVML finds them, simulated ones otherwise, and the output says which) and a load generator,
+ * with a live status line and a summary table at the end.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { filter, firstValueFrom, take, toArray, timeout } from 'rxjs';
-import type { InferenceRequest } from '../../domain/events/request.js';
-import { avroCodec } from '../../kafka/codecs/topic-codec.js';
-import { encodeTensor, decodeTensor } from '../../kafka/codecs/tensor-codec.js';
-import { consume } from '../../kafka/consumer-source.js';
-import { createDeadLetterSink } from '../../kafka/dead-letters.js';
+import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
+import { DEFAULT_DEADLINES, parseClasses, parseWeights, planArrivals } from '../../client/arrivals.js';
+import { createClient } from '../../client/client.js';
+import { runLoad } from '../../client/load-run.js';
+import { formatSummary, summarise, topReasons, type Outcome } from '../../client/summary.js';
+import { ConfigError } from '../../domain/errors.js';
 import { createProducer } from '../../kafka/producer.js';
 import { bootstrap } from '../../services/bootstrap.js';
+import { openDevices } from '../../services/devices.js';
+import { startDispatcher } from '../../services/dispatcher.js';
+import { DEMO_MANIFEST, publishManifest } from '../../services/manifests.js';
 import type { Command } from '../command.js';
+import { loadTensor } from './submit.js';
+
+/** Starts `gpuflow ARGS` as a child process the same way this process was started (compiled or from source). */
+export function spawnGpuflow(args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  return spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+const histogram = (sizes: readonly number[]): string => {
+  const buckets = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+  const counts = buckets.map((b, i) => sizes.filter((s) => s >= b && s < (buckets[i + 1] ?? Infinity)).length);
+  return buckets.map((b, i) => `${b}${buckets[i + 1] ? `-${buckets[i + 1]! - 1}` : '+'}: ${counts[i]}`).filter((_, i) => counts[i]! > 0).join(', ');
+};
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'bring up the local stack and run requests through it end to end (the main job)',
-  usage: 'gpuflow demo [--requests N] [--no-stack]',
+  summary: 'the main job: local stack, dispatcher, GPU workers and a load generator, with live status and a summary',
+  usage: 'gpuflow demo [--duration S] [--rate N] [--workers N] [--arrivals poisson|bursty] [--simulate] [--no-stack]',
   flags: {
-    requests: { type: 'number', description: 'how many requests to send', default: 200 },
+    duration: { type: 'number', description: 'seconds of load', default: 20 },
+    rate: { type: 'number', description: 'requests per second', default: 300 },
+    workers: { type: 'number', description: 'worker processes', default: 2 },
+    arrivals: { type: 'string', description: 'poisson or bursty', default: 'bursty' },
+    tenants: { type: 'string', description: 'tenant mix', default: 'acme:2,globex:1,initech:1' },
+    classes: { type: 'string', description: 'SLO class mix', default: 'realtime:1,interactive:2,batch:1' },
+    simulate: { type: 'boolean', description: 'simulated devices even where a GPU exists' },
     'no-stack': { type: 'boolean', description: 'use services already running (KAFKA_BROKERS, SCHEMA_REGISTRY_URL)' },
   },
   async run({ flags }, { config, logger, print }) {
-    const count = Number(flags.requests);
+    const pattern = String(flags.arrivals);
+    if (pattern !== 'poisson' && pattern !== 'bursty') throw new ConfigError(`--arrivals must be poisson or bursty, got '${pattern}'`);
+    const workers = Number(flags.workers);
+    if (!Number.isInteger(workers) || workers < 1) throw new ConfigError('--workers must be a positive integer');
     const started = Date.now();
+    print('gpuflow demo: starting the local stack, topics and schemas…');
     const { kafka, registry } = await bootstrap(config, logger, { startStack: !flags['no-stack'] && !config.external.kafka });
-    const topic = 'inference.requests';
-    const codec = await avroCodec(registry, topic, 'inference-request');
+    const probe = openDevices({ simulate: Boolean(flags.simulate), count: 1, type: 'H100' }, logger);
+    const real = !probe.inventory.simulated;
+    const deviceLine = real
+      ? `real GPUs via NVML: ${probe.inventory.devices().map((d) => d.name).join(', ')}`
+      : `SIMULATED devices (H100 latency model): ${probe.reason.replace(/^simulated: /, '')}`;
+    probe.inventory.close();
+    print(`devices: ${deviceLine}`);
+
     const producer = await createProducer(kafka);
-    const runId = randomUUID().slice(0, 8);
-    const sent: InferenceRequest[] = Array.from({ length: count }, (_, i) => ({
-      requestId: `${runId}-${i}`,
-      model: 'resnet-demo',
-      modelVersion: '',
-      tenant: ['acme', 'globex', 'initech'][i % 3]!,
-      sloClass: (['realtime', 'interactive', 'batch'] as const)[i % 3]!,
-      deadlineMs: Date.now() + 1000,
-      submittedAtMs: Date.now(),
-      replyTo: 'inference.results',
-      traceparent: '',
-      tensor: encodeTensor({ dtype: 'FP32', shape: [1, 3, 8, 8], data: new Uint8Array(new Float32Array(192).fill(i).buffer) }),
-    }));
-    let assigned: () => void = () => undefined;
-    const joined = new Promise<void>((resolve) => (assigned = resolve));
-    const source = consume(kafka, {
-      onAssignment: () => assigned(),
-      groupId: `gpuflow-demo-${runId}`,
-      topics: [topic],
-      decode: (bytes) => codec.decode(bytes),
-      deadLetters: createDeadLetterSink(producer, (t) => avroCodec(registry, t, 'dead-letter')),
-      logger,
-      fromBeginning: true,
-    });
-    const t0 = performance.now();
-    const ours = new Set(sent.map((r) => r.requestId));
-    // A new group reads from the beginning; earlier runs' requests are acked and skipped.
-    const received = firstValueFrom(
-      source.deliveries$.pipe(
-        filter((d) => (ours.has(d.value.requestId) ? true : (d.ack(), false))),
-        take(count),
-        toArray(),
-        timeout(60_000),
-      ),
-    );
-    await joined;
-    for (const r of sent) await producer.send(topic, [{ key: r.model, value: await codec.encode(r) }]);
-    const deliveries = await received;
-    const elapsedMs = performance.now() - t0;
-    deliveries.forEach((d) => d.ack());
-    const matched = deliveries.filter((d) => decodeTensor(d.value.tensor).shape.join('x') === '1x3x8x8');
-    await source.close();
+    await publishManifest(producer, registry, DEMO_MANIFEST);
     await producer.disconnect();
-    print('');
-    print('gpuflow demo: smoke round trip (no GPU used; the live pipeline arrives with the dispatcher and workers)');
-    print(`  requests sent       ${count}`);
-    print(`  received, decoded   ${matched.length}`);
-    print(`  round trip          ${elapsedMs.toFixed(0)} ms (Avro via ${config.schemaRegistryUrl}, Kafka ${config.kafkaBrokers.join(',')})`);
-    print(`  total               ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return matched.length === count ? 0 : 1;
+    const runId = randomUUID().slice(0, 6);
+    const dispatcher = await startDispatcher(kafka, registry, logger, { groupId: `gpuflow-demo-${runId}`, tickMs: 250, maxInFlightRequests: 50_000, startAtEnd: true });
+    const joined = firstValueFrom(dispatcher.decisions$.pipe(filter((e) => e.type === 'WorkerJoined'), take(workers), toArray(), timeout(90_000)));
+    const children = Array.from({ length: workers }, (_, i) =>
+      spawnGpuflow(['worker', '--id', `demo-${runId}-w${i + 1}`, '--slots', '2', ...(flags.simulate || !real ? ['--simulate'] : [])], { ...process.env, GPUFLOW_LOG: process.env.GPUFLOW_LOG ?? 'warn' }),
+    );
+    const stopChildren = async (): Promise<void> => {
+      await Promise.all(children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => (c.once('exit', r), c.kill('SIGTERM'))))));
+    };
+    try {
+      await joined;
+      print(`workers: ${workers} joined; sending ${pattern} load at ${Number(flags.rate)} req/s for ${Number(flags.duration)} s`);
+      const client = await createClient(config, logger);
+      const arrivals = planArrivals({
+        ratePerSec: Number(flags.rate), durationSec: Number(flags.duration), pattern, models: [DEMO_MANIFEST.model],
+        tenants: parseWeights(String(flags.tenants), '--tenants'), classes: parseClasses(String(flags.classes)), deadlines: DEFAULT_DEADLINES, seed: 7,
+      });
+      const outcomes: Outcome[] = [];
+      const t0 = Date.now();
+      const status = setInterval(() => {
+        const secs = (Date.now() - t0) / 1000;
+        const rows = summarise(outcomes);
+        const perClass = rows.map((r) => `${r.sloClass} p50/p95/p99 ${r.p50Ms.toFixed(0)}/${r.p95Ms.toFixed(0)}/${r.p99Ms.toFixed(0)} ms`).join('; ');
+        const sizes = dispatcher.stats.batchSizes;
+        const mean = sizes.length ? sizes.reduce((a, b) => a + b, 0) / sizes.length : 0;
+        process.stderr.write(
+          `[${secs.toFixed(0).padStart(3)}s] sent ${client.stats.sent}/${arrivals.length}  done ${outcomes.length} (${(outcomes.length / Math.max(secs, 0.001)).toFixed(0)}/s)  queued ${dispatcher.stats.unfinished}  batches ${dispatcher.stats.batchesDone} (mean ${mean.toFixed(1)})  ${perClass}\n`,
+        );
+      }, 1000);
+      try {
+        await runLoad(client, arrivals, { tensor: loadTensor(DEMO_MANIFEST.inputShape[0]!), onOutcome: (_n, o) => outcomes.push(o) });
+      } finally {
+        clearInterval(status);
+      }
+      const elapsed = (Date.now() - t0) / 1000;
+      const duplicates = client.stats.duplicates;
+      await client.close();
+      print('');
+      print(`gpuflow demo summary (${real ? 'real GPUs' : 'SIMULATED devices'}; ${workers} workers; ${pattern} arrivals)`);
+      for (const line of formatSummary(summarise(outcomes))) print(`  ${line}`);
+      print('');
+      print(`  requests          ${arrivals.length} sent, ${outcomes.length} answered exactly once (${duplicates} duplicate results dropped by the client)`);
+      print(`  throughput        ${(outcomes.length / elapsed).toFixed(0)} requests/s over ${elapsed.toFixed(1)} s`);
+      print(`  batches           ${dispatcher.stats.batchesDone} done; sizes ${histogram(dispatcher.stats.batchSizes)}`);
+      for (const { reason, count } of topReasons(outcomes)) print(`  not served        ${count} × ${reason}`);
+      print(`  total time        ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return outcomes.length === arrivals.length ? 0 : 1;
+    } finally {
+      await stopChildren();
+      await dispatcher.stop();
+    }
   },
 };

@@ -7,3 +7,4 @@ export * from './manifest.js';
 export * from './batch.js';
 export * from './scheduler.js';
 export * from './dead-letter.js';
+export * from './worker-report.js';

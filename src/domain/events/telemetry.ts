@@ -39,6 +39,7 @@ export interface Heartbeat {
   node: string;
   timestampMs: number;
   devices: DeviceInfo[];
+  /** Names of the models the worker has a version of loaded (placement prefers these). */
   loadedModels: string[];
   inFlightBatches: number;
   /** How many more batches the worker will accept now. */

@@ -1,7 +1,7 @@
 /**
  * How each control event maps onto its Avro schema (schemas/*.avsc). Most map one to one;
  * the few differences are Avro's rules: enum symbols cannot hold '-', bytes arrive as Buffer,
- * and the scheduler's tagged union becomes an Avro union of records.
+ * and tagged unions (scheduler events, worker reports) become Avro unions of records.
  */
 import { readFileSync } from 'node:fs';
 import { ValidationError } from '../../domain/errors.js';
@@ -14,6 +14,7 @@ import type {
   InferenceResult,
   ModelManifest,
   SchedulerEvent,
+  WorkerReport,
 } from '../../domain/events/index.js';
 import { projectPath } from '../../paths.js';
 
@@ -45,7 +46,23 @@ function plain(record: unknown): unknown {
   return record && typeof record === 'object' && !Buffer.isBuffer(record) && !Array.isArray(record) ? { ...(record as object) } : record;
 }
 
-const SCHEDULER_NS = 'io.gpuflow.scheduler.';
+/** A tagged union ({ type, ...fields }) as an Avro record holding a union of records named after the tags. */
+function taggedUnion<T extends { type: string }>(schema: string, field: string, namespace: string): AvroMapping<T> {
+  const prefix = `${namespace}.`;
+  return {
+    schema,
+    toAvro: (e) => {
+      const { type, ...fields } = e;
+      return { [field]: { [prefix + type]: withBuffers(fields) } };
+    },
+    fromAvro: (r) => {
+      const wrapped = (r as Record<string, Record<string, unknown>>)[field] ?? {};
+      const [name, fields] = Object.entries(wrapped)[0] ?? [];
+      if (!name?.startsWith(prefix)) throw new ValidationError(`unknown ${schema} branch ${String(name)}`);
+      return { type: name.slice(prefix.length), ...(fields as object) } as T;
+    },
+  };
+}
 
 export const AVRO_EVENTS = {
   'inference-request': identity<InferenceRequest>('inference-request'),
@@ -62,19 +79,8 @@ export const AVRO_EVENTS = {
       return { ...m, executor: m.executor.replace('_', '-') as ModelManifest['executor'] };
     },
   } satisfies AvroMapping<ModelManifest>,
-  'scheduler-event': {
-    schema: 'scheduler-event',
-    toAvro: (e: SchedulerEvent) => {
-      const { type, ...fields } = e;
-      return { event: { [SCHEDULER_NS + type]: fields } };
-    },
-    fromAvro: (r: unknown) => {
-      const wrapped = (r as { event: Record<string, unknown> }).event;
-      const [name, fields] = Object.entries(wrapped)[0] ?? [];
-      if (!name?.startsWith(SCHEDULER_NS)) throw new ValidationError(`unknown scheduler event branch ${String(name)}`);
-      return { type: name.slice(SCHEDULER_NS.length), ...(fields as object) } as SchedulerEvent;
-    },
-  } satisfies AvroMapping<SchedulerEvent>,
+  'scheduler-event': taggedUnion<SchedulerEvent>('scheduler-event', 'event', 'io.gpuflow.scheduler'),
+  'worker-report': taggedUnion<WorkerReport>('worker-report', 'report', 'io.gpuflow.worker'),
 } as const;
 
 export type AvroEventName = keyof typeof AVRO_EVENTS;

@@ -1,0 +1,169 @@
+/**
+ * The client SDK: request and reply over Kafka. `infer` produces an InferenceRequest with a
+ * correlation id (the request id) and resolves with its one result; duplicates that at-least-once
+ * delivery may bring are dropped here, so a caller sees exactly one outcome per request.
+ */
+import { randomUUID } from 'node:crypto';
+import { Subject, type Observable } from 'rxjs';
+import type { Config } from '../config.js';
+import type { InferenceResult } from '../domain/events/result.js';
+import type { SloClass } from '../domain/events/request.js';
+import type { Tensor } from '../domain/events/tensor.js';
+import type { Logger } from '../log.js';
+import { createKafka, type Kafka } from '../kafka/client.js';
+import { avroCodec, type TopicCodec } from '../kafka/codecs/topic-codec.js';
+import { decodeTensor, encodeTensor } from '../kafka/codecs/tensor-codec.js';
+import { consume, type ConsumerSource } from '../kafka/consumer-source.js';
+import { createDeadLetterSink } from '../kafka/dead-letters.js';
+import { endOffsets } from '../kafka/offsets.js';
+import { createProducer, type EventProducer } from '../kafka/producer.js';
+import { createRegistryClient } from '../kafka/registry.js';
+import { RequestCancelledError, RequestFailedError, RequestRejectedError, RequestTimeoutError } from './errors.js';
+
+export interface InferInput {
+  model: string;
+  modelVersion?: string;
+  tenant: string;
+  sloClass: SloClass;
+  /** Relative deadline: the request is worth nothing after this many ms. */
+  deadlineMs: number;
+  tensor: Tensor;
+  /** Give up waiting after this long (default: deadline + 5 s). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  requestId?: string;
+  traceparent?: string;
+}
+
+export interface InferOutput extends InferenceResult {
+  /** The decoded output tensor (a view into the result message). */
+  tensor: Tensor;
+}
+
+export interface ClientStats {
+  sent: number;
+  completed: number;
+  /** Results seen again for a request that already had one (dropped). */
+  duplicates: number;
+}
+
+export interface GpuflowClient {
+  infer(input: InferInput): Promise<InferOutput>;
+  /** Every distinct result on the client's result topic, as it arrives. */
+  readonly results$: Observable<InferenceResult>;
+  readonly stats: ClientStats;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  resolve(r: InferOutput): void;
+  reject(e: Error): void;
+}
+
+/** How many finished request ids are remembered to drop late duplicates. */
+const REMEMBERED = 1_000_000;
+
+export async function createClient(config: Config, logger: Logger, options: { resultsTopic?: string; kafka?: Kafka } = {}): Promise<GpuflowClient> {
+  const resultsTopic = options.resultsTopic ?? 'inference.results';
+  const kafka = options.kafka ?? createKafka(config, logger);
+  const registry = createRegistryClient(config.schemaRegistryUrl);
+  const requests = await avroCodec(registry, 'inference.requests', 'inference-request');
+  const results: TopicCodec<InferenceResult> = await avroCodec(registry, resultsTopic, 'inference-result');
+  const producer: EventProducer = await createProducer(kafka);
+  const pending = new Map<string, Pending>();
+  const finished = new Set<string>();
+  const stats: ClientStats = { sent: 0, completed: 0, duplicates: 0 };
+  const results$ = new Subject<InferenceResult>();
+  // Only results produced after the client started concern it.
+  const start = await endOffsets(kafka, resultsTopic);
+  let joined!: () => void;
+  const ready = new Promise<void>((r) => (joined = r));
+  const source: ConsumerSource<InferenceResult> = consume(kafka, {
+    groupId: `gpuflow-client-${randomUUID()}`,
+    topics: [resultsTopic],
+    decode: (bytes) => results.decode(bytes),
+    deadLetters: createDeadLetterSink(producer, (t) => avroCodec(registry, t, 'dead-letter')),
+    logger,
+    startAt: (_topic, partition) => start.get(partition),
+    onAssignment: () => joined(),
+  });
+  const subscription = source.deliveries$.subscribe({
+    next: (d) => {
+      d.ack();
+      const result = d.value;
+      if (finished.has(result.requestId)) {
+        stats.duplicates++;
+        return;
+      }
+      finished.add(result.requestId);
+      if (finished.size > REMEMBERED) finished.delete(finished.values().next().value as string);
+      results$.next(result);
+      const waiter = pending.get(result.requestId);
+      if (!waiter) return;
+      pending.delete(result.requestId);
+      stats.completed++;
+      if (result.status === 'OK') waiter.resolve({ ...result, tensor: decodeTensor(result.output) });
+      else if (result.status === 'REJECTED') waiter.reject(new RequestRejectedError(result.requestId, result.reason));
+      else waiter.reject(new RequestFailedError(result.requestId, result.reason));
+    },
+    error: (error: unknown) => {
+      logger.error('client.results_failed', { error });
+      results$.error(error);
+    },
+  });
+  await ready;
+
+  return {
+    results$: results$.asObservable(),
+    stats,
+    async infer(input) {
+      const requestId = input.requestId ?? randomUUID();
+      if (input.signal?.aborted) throw new RequestCancelledError(requestId);
+      const now = Date.now();
+      const timeoutMs = input.timeoutMs ?? input.deadlineMs + 5_000;
+      const outcome = new Promise<InferOutput>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(requestId);
+          reject(new RequestTimeoutError(requestId, timeoutMs));
+        }, timeoutMs);
+        const onAbort = (): void => {
+          pending.delete(requestId);
+          clearTimeout(timer);
+          reject(new RequestCancelledError(requestId));
+        };
+        input.signal?.addEventListener('abort', onAbort, { once: true });
+        const settle = (): void => {
+          clearTimeout(timer);
+          input.signal?.removeEventListener('abort', onAbort);
+        };
+        pending.set(requestId, {
+          resolve: (r) => (settle(), resolve(r)),
+          reject: (e) => (settle(), reject(e)),
+        });
+      });
+      const value = await requests.encode({
+        requestId,
+        model: input.model,
+        modelVersion: input.modelVersion ?? '',
+        tenant: input.tenant,
+        sloClass: input.sloClass,
+        deadlineMs: now + input.deadlineMs,
+        submittedAtMs: now,
+        replyTo: resultsTopic,
+        traceparent: input.traceparent ?? '',
+        tensor: encodeTensor(input.tensor),
+      });
+      await producer.send('inference.requests', [{ key: input.model, value }]);
+      stats.sent++;
+      return outcome;
+    },
+    async close() {
+      for (const [id, waiter] of pending) waiter.reject(new RequestCancelledError(id));
+      pending.clear();
+      subscription.unsubscribe();
+      await source.close();
+      await producer.disconnect();
+      results$.complete();
+    },
+  };
+}

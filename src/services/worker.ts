@@ -1,0 +1,225 @@
+/**
+ * The worker process: takes exactly the batches assigned to it (key = its id, epoch = this
+ * incarnation), runs them on its devices through the model host, answers every member on its
+ * reply topic, reports the batch to the dispatcher, and heartbeats its capacity.
+ * Order per batch: results, then the report, then the commit; a crash in between re-runs the
+ * batch and the client drops the duplicate results.
+ */
+import { hostname } from 'node:os';
+import { mergeMap, Subscription } from 'rxjs';
+import type { Config } from '../config.js';
+import { describeError, GpuflowError } from '../domain/errors.js';
+import type { Batch, Heartbeat, InferenceResult, ModelManifest, WorkerReport } from '../domain/events/index.js';
+import type { DeviceInventory, TelemetrySource } from '../gpu/devices.js';
+import { startSampler } from '../gpu/telemetry-sampler.js';
+import type { Executor } from '../gpu/executors/executor.js';
+import { ModelHost } from '../gpu/model-host.js';
+import type { Logger } from '../log.js';
+import type { Kafka } from '../kafka/client.js';
+import { avroCodec, batchCodec, type TopicCodec } from '../kafka/codecs/topic-codec.js';
+import { encodeTensor } from '../kafka/codecs/tensor-codec.js';
+import { consume, type ConsumerSource, type Delivery } from '../kafka/consumer-source.js';
+import { createDeadLetterSink } from '../kafka/dead-letters.js';
+import { endOffsets } from '../kafka/offsets.js';
+import { createProducer, type EventProducer } from '../kafka/producer.js';
+import type { RegistryClient } from '../kafka/registry.js';
+
+export interface WorkerOptions {
+  workerId: string;
+  /** Batches this worker runs at once. */
+  slots: number;
+  heartbeatMs: number;
+  inventory: DeviceInventory & TelemetrySource;
+  /** Telemetry of this worker's devices to gpu.telemetry at this period (0: a separate sampler does it). */
+  telemetryMs: number;
+  /** Builds the executor a manifest names (simulated devices stand in for cuda ones). */
+  executorFor: (manifest: ModelManifest) => Promise<Executor>;
+}
+
+export interface WorkerHandle {
+  readonly epoch: number;
+  /** Stops taking batches, finishes those running, commits, leaves the groups. */
+  stop(): Promise<void>;
+}
+
+const TOPICS = { batches: 'inference.batches', manifests: 'models.manifests', heartbeats: 'gpu.heartbeats', reports: 'worker.reports' } as const;
+
+export async function startWorker(kafka: Kafka, registry: RegistryClient, config: Config, logger: Logger, options: WorkerOptions): Promise<WorkerHandle> {
+  // Epochs only grow: a restarted worker is a new incarnation, and batches for the old one are not run.
+  const epoch = Date.now();
+  const log = logger.child({ workerId: options.workerId, epoch });
+  const producer: EventProducer = await createProducer(kafka);
+  const reports = await avroCodec(registry, TOPICS.reports, 'worker-report');
+  const heartbeats = await avroCodec(registry, TOPICS.heartbeats, 'heartbeat');
+  const manifests = await avroCodec(registry, TOPICS.manifests, 'model-manifest');
+  const resultCodecs = new Map<string, Promise<TopicCodec<InferenceResult>>>();
+  const resultCodec = (topic: string) => {
+    let codec = resultCodecs.get(topic);
+    if (!codec) resultCodecs.set(topic, (codec = avroCodec(registry, topic, 'inference-result')));
+    return codec;
+  };
+  const deadLetters = createDeadLetterSink(producer, (t) => avroCodec(registry, t, 'dead-letter'));
+  const host = new ModelHost(options.executorFor);
+  const devices = options.inventory.devices();
+  const simulated = options.inventory.simulated;
+  let running = 0;
+  let stopping = false;
+
+  const manifestSource: ConsumerSource<ModelManifest> = consume(kafka, {
+    groupId: `gpuflow-worker-manifests-${options.workerId}-${epoch}`,
+    topics: [TOPICS.manifests],
+    fromBeginning: true,
+    decode: (b) => manifests.decode(b),
+    deadLetters,
+    logger: log,
+  });
+  const subscriptions = new Subscription();
+  subscriptions.add(
+    manifestSource.deliveries$
+      .pipe(
+        mergeMap(async (d) => {
+          try {
+            const report = await host.swap(d.value);
+            log.info('worker.model_loaded', { ...report });
+          } catch (error) {
+            log.error('worker.model_load_failed', { model: d.value.model, version: d.value.version, error: describeError(error) });
+          }
+          d.ack();
+        }, 1),
+      )
+      .subscribe(),
+  );
+
+  async function report(r: WorkerReport): Promise<void> {
+    await producer.send(TOPICS.reports, [{ key: r.model, value: await reports.encode(r) }]);
+  }
+
+  async function run(d: Delivery<Batch>): Promise<void> {
+    const batch = d.value;
+    const receivedAt = Date.now();
+    const base = { batchId: batch.batchId, model: batch.model, modelVersion: batch.modelVersion, workerId: options.workerId, workerEpoch: epoch };
+    try {
+      if (!host.manifest(batch.model)) {
+        await report({ type: 'BatchRefused', ...base, reason: `model ${batch.model} is not loaded on ${options.workerId}`, retriable: true, timestampMs: Date.now() });
+        return;
+      }
+      const device = devices.find((x) => x.uuid === batch.deviceUuid) ?? devices[0];
+      const need = host.memoryEstimateBytes(batch.model, batch.members.length);
+      if (device && need > device.memTotalBytes) {
+        await report({ type: 'BatchRefused', ...base, reason: `needs ${need} bytes, device ${device.uuid} has ${device.memTotalBytes}`, retriable: true, timestampMs: Date.now() });
+        return;
+      }
+      const t0 = performance.now();
+      const result = await host.execute(batch.model, { dtype: batch.dtype, shape: batch.shape, data: batch.data }, batch.modelVersion);
+      const serviceUs = Math.round((performance.now() - t0) * 1000);
+      const rows = batch.members.length;
+      const rowBytes = result.output.data.byteLength / rows;
+      const doneAt = Date.now();
+      const byTopic = new Map<string, { key: string; value: Buffer }[]>();
+      for (const [i, m] of batch.members.entries()) {
+        const output = encodeTensor({ dtype: result.output.dtype, shape: [1, ...result.output.shape.slice(1)], data: result.output.data.subarray(i * rowBytes, (i + 1) * rowBytes) });
+        const codec = await resultCodec(m.replyTo);
+        const value = await codec.encode({
+          requestId: m.requestId, tenant: m.tenant, model: batch.model, modelVersion: result.modelVersion, sloClass: m.sloClass,
+          status: 'OK', reason: '', batchId: batch.batchId, workerId: options.workerId, workerEpoch: epoch, output,
+          latency: {
+            queueUs: Math.max(0, (batch.formedAtMs - m.submittedAtMs) * 1000),
+            batchUs: Math.max(0, (receivedAt - batch.formedAtMs) * 1000),
+            transferUs: Math.round(result.timings.transferUs),
+            computeUs: Math.round(result.timings.computeUs),
+          },
+          deadlineMs: m.deadlineMs, completedAtMs: doneAt, simulated: result.simulated,
+        });
+        const list = byTopic.get(m.replyTo) ?? [];
+        list.push({ key: m.tenant, value });
+        byTopic.set(m.replyTo, list);
+      }
+      for (const [topic, messages] of byTopic) await producer.send(topic, messages);
+      await report({
+        type: 'BatchDone', ...base, modelVersion: result.modelVersion, deviceUuid: batch.deviceUuid, batchSize: rows,
+        serviceTimeUs: (doneAt - receivedAt) * 1000 || serviceUs, transferUs: Math.round(result.timings.transferUs),
+        computeUs: Math.round(result.timings.computeUs), timestampMs: doneAt,
+      });
+    } catch (error) {
+      // A batch that cannot run here is handed back with the reason; the worker goes on.
+      const retriable = !(error instanceof GpuflowError) || error.retriable;
+      log.warn('worker.batch_refused', { batchId: batch.batchId, error: describeError(error) });
+      await report({ type: 'BatchRefused', ...base, reason: describeError(error), retriable, timestampMs: Date.now() });
+    }
+  }
+
+  const codec = batchCodec(TOPICS.batches);
+  // A new incarnation only has batches from now on; older ones were for an earlier epoch.
+  const start = await endOffsets(kafka, TOPICS.batches);
+  const batchSource: ConsumerSource<Batch> = consume(kafka, {
+    groupId: `gpuflow-worker-${options.workerId}`,
+    topics: [TOPICS.batches],
+    decode: (b) => codec.decode(b),
+    deadLetters,
+    logger: log,
+    maxInFlight: options.slots * 4,
+    sessionTimeoutMs: 10_000,
+    startAt: (_t, p) => start.get(p),
+  });
+  subscriptions.add(
+    batchSource.deliveries$
+      .pipe(
+        mergeMap(async (d) => {
+          const b = d.value;
+          if (b.workerId === options.workerId && b.workerEpoch === epoch) {
+            running++;
+            try {
+              if (stopping) {
+                // Handed back at once rather than left to the liveness timeout.
+                await report({ type: 'BatchRefused', batchId: b.batchId, model: b.model, modelVersion: b.modelVersion, workerId: options.workerId, workerEpoch: epoch, reason: 'worker stopping', retriable: true, timestampMs: Date.now() });
+              } else {
+                await run(d);
+              }
+            } finally {
+              running--;
+            }
+          }
+          d.ack();
+        }, options.slots),
+      )
+      .subscribe({ error: (error: unknown) => log.error('worker.batches_failed', { error: describeError(error) }) }),
+  );
+
+  async function beat(capacity = Math.max(0, options.slots - running)): Promise<void> {
+    const hb: Heartbeat = {
+      workerId: options.workerId, epoch, node: hostname(), timestampMs: Date.now(),
+      devices: devices.map(({ uuid, index, name, memTotalBytes, pciBusId }) => ({ uuid, index, name, memTotalBytes, pciBusId, simulated })),
+      loadedModels: host.loadedModelNames(), inFlightBatches: running, capacity,
+    };
+    await producer.send(TOPICS.heartbeats, [{ key: options.workerId, value: await heartbeats.encode(hb) }]);
+  }
+  await beat();
+  const samples = await avroCodec(registry, 'gpu.telemetry', 'gpu-sample');
+  const stopSampler =
+    options.telemetryMs > 0
+      ? startSampler(options.inventory, { intervalMs: options.telemetryMs }, (round) => {
+          void (async () => producer.send('gpu.telemetry', await Promise.all(round.samples.map(async (x) => ({ key: x.deviceUuid, value: await samples.encode(x) })))))().catch(
+            (error: unknown) => log.warn('worker.telemetry_failed', { error: describeError(error) }),
+          );
+        })
+      : () => undefined;
+  const timer = setInterval(() => void beat().catch((error: unknown) => log.warn('worker.heartbeat_failed', { error: describeError(error) })), options.heartbeatMs);
+  log.info('worker.started', { devices: devices.map((d) => d.uuid), simulated, slots: options.slots });
+
+  return {
+    epoch,
+    async stop() {
+      stopping = true;
+      clearInterval(timer);
+      stopSampler();
+      await batchSource.close();
+      while (running > 0) await new Promise((r) => setTimeout(r, 20));
+      await beat(0).catch(() => undefined);
+      subscriptions.unsubscribe();
+      await manifestSource.close();
+      await host.unloadAll();
+      await producer.disconnect();
+      log.info('worker.stopped', {});
+    },
+  };
+}
