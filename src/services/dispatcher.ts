@@ -8,7 +8,8 @@
  * done, or the request rejected). A crash re-delivers unfinished requests, which may then run twice;
  * clients drop the duplicate result by request id.
  */
-import { asyncScheduler, interval, map, merge, Subject, Subscription, type Observable } from 'rxjs';
+import { randomUUID } from 'node:crypto';
+import { asyncScheduler, from, interval, map, merge, Subject, Subscription, switchMap, type Observable } from 'rxjs';
 import { describeError, GpuflowError } from '../domain/errors.js';
 import type {
   AnomalyAlert,
@@ -46,6 +47,8 @@ export interface DispatcherOptions {
   maxInFlightRequests: number;
   queuePolicy?: Partial<QueuePolicy>;
   scheduler?: Partial<SchedulerConfig>;
+  /** How soon the group notices a dispatcher that died and hands its partitions to another. */
+  sessionTimeoutMs?: number;
   /** A new deployment group starts at the end of the input topics instead of their beginning. */
   startAtEnd?: boolean;
 }
@@ -311,6 +314,8 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
         admit(input.d);
         return;
       case 'manifest':
+        if (BigInt(input.d.offset) + 1n >= BigInt(manifestEnds.get(input.d.partition) ?? '0')) manifestsBehind.delete(input.d.partition);
+        if (manifestsBehind.size === 0) manifestsRead();
         manifests.set(input.d.value.model, input.d.value);
         batcherIn.next({ type: 'ManifestUpdated', manifest: input.d.value, memoryBudgetBytes: Infinity, inputRef: refOf(input.d) });
         input.d.ack();
@@ -358,10 +363,20 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
   const source = <T>(topic: string, codec: { decode(b: Buffer): Promise<T> }, extra: { fromBeginning?: boolean; maxInFlight?: number } = {}): ConsumerSource<T> =>
     consume<T>(kafka, {
       groupId: `${options.groupId}.${topic}`, topics: [topic], decode: (b) => codec.decode(b), deadLetters, logger: log,
-      startAt: (t, p) => ends.get(t)?.get(p), ...extra,
+      startAt: (t, p) => ends.get(t)?.get(p), sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000, ...extra,
     });
+  // Manifests are state: every process reads all of them (its own group, from the start), and
+  // requests wait until they are read, so that no request meets an empty model table.
+  const manifestEnds = await endOffsets(kafka, TOPICS.manifests);
+  const manifestsBehind = new Set([...manifestEnds].filter(([, end]) => end !== '0').map(([p]) => p));
+  let manifestsRead!: () => void;
+  const manifestsReady = new Promise<void>((r) => (manifestsRead = r));
+  if (manifestsBehind.size === 0) manifestsRead();
   const sources = {
-    manifests: source(TOPICS.manifests, codecs.manifests, { fromBeginning: true }),
+    manifests: consume<ModelManifest>(kafka, {
+      groupId: `${options.groupId}.manifests.${randomUUID()}`, topics: [TOPICS.manifests], fromBeginning: true,
+      decode: (b) => codecs.manifests.decode(b), deadLetters, logger: log,
+    }),
     heartbeats: source(TOPICS.heartbeats, codecs.heartbeats),
     telemetry: source(TOPICS.telemetry, codecs.telemetry),
     anomalies: source(TOPICS.anomalies, codecs.anomalies),
@@ -374,7 +389,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     sources.telemetry.deliveries$.pipe(map((d): Input => ({ kind: 'telemetry', d }))),
     sources.anomalies.deliveries$.pipe(map((d): Input => ({ kind: 'anomaly', d }))),
     sources.reports.deliveries$.pipe(map((d): Input => ({ kind: 'report', d }))),
-    sources.requests.deliveries$.pipe(map((d): Input => ({ kind: 'request', d }))),
+    from(manifestsReady).pipe(switchMap(() => sources.requests.deliveries$), map((d): Input => ({ kind: 'request', d }))),
     interval(options.tickMs).pipe(map((): Input => ({ kind: 'tick', atMs: Date.now() }))),
   );
   subscriptions.add(

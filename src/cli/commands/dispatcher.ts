@@ -13,11 +13,15 @@ export const dispatcherCommand: Command = {
   flags: {
     group: { type: 'string', description: 'consumer group prefix shared by the dispatcher instances', default: 'gpuflow-dispatcher' },
     'max-in-flight': { type: 'number', description: 'unfinished requests held before consumption pauses', default: 50_000 },
+    'start-at-end': { type: 'boolean', description: 'skip requests already in the topic when this group first gets a partition (a fresh deployment)' },
     'tick-ms': { type: 'number', description: 'liveness tick', default: 250 },
+    'session-timeout-ms': { type: 'number', description: 'how soon a dead dispatcher\'s partitions move to another (Kafka minimum 6000)', default: 10_000 },
   },
   async run({ flags }, { config, logger, print }) {
     const handle = await startDispatcher(createKafka(config, logger), createRegistryClient(config.schemaRegistryUrl), logger, {
       groupId: String(flags.group), tickMs: Number(flags['tick-ms']), maxInFlightRequests: Number(flags['max-in-flight']),
+      sessionTimeoutMs: Number(flags['session-timeout-ms']),
+      startAtEnd: Boolean(flags['start-at-end']),
     });
     print(`dispatcher ${randomUUID().slice(0, 6)} running (group ${String(flags.group)}); SIGTERM stops it`);
     await untilSignal();

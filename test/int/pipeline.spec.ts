@@ -1,0 +1,138 @@
+/**
+ * The live pipeline against the real stack: client → inference.requests → dispatcher →
+ * inference.batches → workers (separate processes, simulated devices) → inference.results → client.
+ * Every request must come back exactly once — as a result or a rejection — also while a worker is
+ * killed with SIGKILL and while the dispatcher is killed and restarted.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planArrivals } from '../../src/client/arrivals.js';
+import { createClient, type GpuflowClient } from '../../src/client/client.js';
+import { runLoad } from '../../src/client/load-run.js';
+import type { Outcome } from '../../src/client/summary.js';
+import { loadTensor } from '../../src/cli/commands/submit.js';
+import { createProducer } from '../../src/kafka/producer.js';
+import { createRegistryClient } from '../../src/kafka/registry.js';
+import { bootstrap } from '../../src/services/bootstrap.js';
+import { DEMO_MANIFEST, publishManifest } from '../../src/services/manifests.js';
+import { testConfig, testKafka, testLogger } from '../helpers/kafka.js';
+
+const logger = testLogger();
+const children = new Set<ChildProcess>();
+const env = (): NodeJS.ProcessEnv => ({ ...process.env, GPUFLOW_LOG: 'error' });
+
+/** `gpuflow ARGS` from source, in its own process. */
+function gpuflow(args: string[]): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', ...args], { env: env(), stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+const worker = (id: string): ChildProcess => gpuflow(['worker', '--simulate', '--id', id, '--slots', '2', '--heartbeat-ms', '500']);
+const dispatcher = (group: string, fresh = false): ChildProcess =>
+  gpuflow(['dispatcher', '--group', group, '--tick-ms', '200', '--session-timeout-ms', '6000', ...(fresh ? ['--start-at-end'] : [])]);
+/** Resolves when the process prints its first line (commands print one once they run). */
+const ready = (child: ChildProcess, what: string): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within 90 s`)), 90_000);
+    child.stdout!.once('data', () => (clearTimeout(timer), resolve()));
+    child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`${what} exited with ${code} before starting`))));
+  });
+
+async function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise((r) => (child.once('exit', r), child.kill(signal)));
+}
+
+let client: GpuflowClient;
+/** One dispatcher deployment across the tests, as in production: each instance resumes from the group's commits. */
+const GROUP = 'it-dispatcher';
+const run = randomUUID().slice(0, 6);
+
+beforeAll(async () => {
+  const config = testConfig();
+  await bootstrap(config, logger, { startStack: false });
+  const producer = await createProducer(testKafka());
+  await publishManifest(producer, createRegistryClient(config.schemaRegistryUrl), DEMO_MANIFEST);
+  await producer.disconnect();
+  client = await createClient(config, logger);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await Promise.all([...children].map((c) => kill(c, 'SIGKILL')));
+});
+
+/** Plays `count` requests across three tenants and all classes; returns one outcome per request. */
+async function load(seconds: number, rate: number, midway?: () => Promise<void>): Promise<Outcome[]> {
+  const arrivals = planArrivals({
+    ratePerSec: rate, durationSec: seconds, pattern: 'poisson', models: [DEMO_MANIFEST.model],
+    tenants: { acme: 2, globex: 1, initech: 1 }, classes: { realtime: 1, interactive: 2, batch: 2 },
+    deadlines: { realtime: 2_000, interactive: 5_000, batch: 20_000 }, seed: 11,
+  });
+  const run = runLoad(client, arrivals, { tensor: loadTensor(DEMO_MANIFEST.inputShape[0]!), graceMs: 30_000 });
+  if (midway) {
+    await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
+    await midway();
+  }
+  const outcomes = await run;
+  expect(outcomes).toHaveLength(arrivals.length);
+  return outcomes;
+}
+
+const count = (outcomes: Outcome[], status: Outcome['status']): number => outcomes.filter((o) => o.status === status).length;
+
+describe('the live pipeline on the real broker', () => {
+  it('answers thousands of requests across tenants and classes exactly once', async () => {
+    const group = GROUP;
+    // The first instance skips requests that earlier runs of this suite left in the topic.
+    const d = dispatcher(group, true);
+    const workers = [worker(`it-w1-${run}`), worker(`it-w2-${run}`)];
+    await Promise.all([ready(d, 'dispatcher'), ...workers.map((w) => ready(w, 'worker'))]);
+    const before = client.stats.completed;
+    const outcomes = await load(8, 250);
+    // No timeouts: every request got its one answer, and the client counted each once.
+    expect(count(outcomes, 'TIMEOUT')).toBe(0);
+    expect(client.stats.completed - before).toBe(outcomes.length);
+    expect(count(outcomes, 'OK')).toBeGreaterThan(outcomes.length * 0.9);
+    await Promise.all([d, ...workers].map((c) => kill(c, 'SIGTERM')));
+  });
+
+  it('loses nothing when a worker is killed with SIGKILL mid-load', async () => {
+    const group = GROUP;
+    const d = dispatcher(group);
+    const victim = worker(`it-victim-${run}`);
+    const survivor = worker(`it-survivor-${run}`);
+    await Promise.all([ready(d, 'dispatcher'), ready(victim, 'worker'), ready(survivor, 'worker')]);
+    const outcomes = await load(8, 200, () => kill(victim, 'SIGKILL'));
+    expect(count(outcomes, 'TIMEOUT')).toBe(0);
+    expect(count(outcomes, 'FAILED')).toBe(0);
+    // The victim's batches were requeued onto the survivor once its liveness ran out.
+    expect(count(outcomes, 'OK')).toBeGreaterThan(outcomes.length * 0.8);
+    await Promise.all([d, survivor].map((c) => kill(c, 'SIGTERM')));
+  });
+
+  it('loses nothing when the dispatcher is killed and restarted mid-load', async () => {
+    const group = GROUP;
+    let d = dispatcher(group);
+    const workers = [worker(`it-w3-${run}`), worker(`it-w4-${run}`)];
+    await Promise.all([ready(d, 'dispatcher'), ...workers.map((w) => ready(w, 'worker'))]);
+    const duplicatesBefore = client.stats.duplicates;
+    const outcomes = await load(8, 200, async () => {
+      await kill(d, 'SIGKILL');
+      d = dispatcher(group); // same group: it takes over the committed offsets
+      await ready(d, 'dispatcher');
+    });
+    expect(count(outcomes, 'TIMEOUT')).toBe(0);
+    expect(count(outcomes, 'FAILED')).toBe(0);
+    // The takeover waits out the dead member's session (6 s): tight classes may miss their deadline
+    // and are rejected with the reason; the batch class (20 s) is served.
+    const batchClass = outcomes.filter((o) => o.sloClass === 'batch');
+    expect(count(batchClass, 'OK')).toBeGreaterThan(batchClass.length * 0.9);
+    // Re-delivered requests may run twice; the client saw each once and dropped the rest.
+    expect(client.stats.duplicates).toBeGreaterThanOrEqual(duplicatesBefore);
+    await Promise.all([d, ...workers].map((c) => kill(c, 'SIGTERM')));
+  });
+});
