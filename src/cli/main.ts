@@ -8,6 +8,7 @@ import { createLogger } from '../log.js';
 import { parseArgs } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import { demoCommand } from './commands/demo.js';
+import { detectorCommand } from './commands/detector.js';
 import { dispatcherCommand } from './commands/dispatcher.js';
 import { resultsCommand } from './commands/results.js';
 import { schemasCommand } from './commands/schemas.js';
@@ -16,7 +17,7 @@ import { submitCommand } from './commands/submit.js';
 import { topicsCommand } from './commands/topics.js';
 import { workerCommand } from './commands/worker.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, stackCommand, topicsCommand, schemasCommand, dispatcherCommand, workerCommand, submitCommand, resultsCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, stackCommand, topicsCommand, schemasCommand, dispatcherCommand, workerCommand, detectorCommand, submitCommand, resultsCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -135,4 +135,30 @@ describe('the live pipeline on the real broker', () => {
     expect(client.stats.duplicates).toBeGreaterThanOrEqual(duplicatesBefore);
     await Promise.all([d, ...workers].map((c) => kill(c, 'SIGTERM')));
   });
+
+  it('swaps the model version under load through a manifest without failing a request', async () => {
+    const d = dispatcher(GROUP);
+    const workers = [worker(`it-w5-${run}`), worker(`it-w6-${run}`)];
+    await Promise.all([ready(d, 'dispatcher'), ...workers.map((w) => ready(w, 'worker'))]);
+    const versions = new Set<string>();
+    const seen = client.results$.subscribe((r) => versions.add(r.modelVersion));
+    const producer = await createProducer(testKafka());
+    const outcomes = await load(8, 150, () => publishManifest(producer, createRegistryClient(testConfig().schemaRegistryUrl), { ...DEMO_MANIFEST, version: '2' }));
+    await producer.disconnect();
+    seen.unsubscribe();
+    expect(count(outcomes, 'TIMEOUT')).toBe(0);
+    expect(count(outcomes, 'FAILED')).toBe(0);
+    expect(count(outcomes, 'OK')).toBeGreaterThan(outcomes.length * 0.9);
+    // Requests before the swap ran on version 1, after it on version 2.
+    expect(versions).toEqual(new Set(['1', '2']));
+    await publishManifestBack();
+    await Promise.all([d, ...workers].map((c) => kill(c, 'SIGTERM')));
+  });
 });
+
+/** Leaves the demo model at version 1 for whatever runs next. */
+async function publishManifestBack(): Promise<void> {
+  const producer = await createProducer(testKafka());
+  await publishManifest(producer, createRegistryClient(testConfig().schemaRegistryUrl), DEMO_MANIFEST);
+  await producer.disconnect();
+}
