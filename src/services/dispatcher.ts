@@ -330,6 +330,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
         input.d.ack();
         return;
       case 'anomaly':
+        log.info('dispatcher.anomaly', { deviceUuid: input.d.value.deviceUuid, state: input.d.value.state, reason: input.d.value.reason });
         applyScheduler({ type: 'AnomalyReceived', inputRef: refOf(input.d), alert: input.d.value });
         input.d.ack();
         return;

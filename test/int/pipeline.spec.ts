@@ -141,7 +141,7 @@ describe('the live pipeline on the real broker', () => {
     const workers = [worker(`it-w5-${run}`), worker(`it-w6-${run}`)];
     await Promise.all([ready(d, 'dispatcher'), ...workers.map((w) => ready(w, 'worker'))]);
     const versions = new Set<string>();
-    const seen = client.results$.subscribe((r) => versions.add(r.modelVersion));
+    const seen = client.results$.subscribe((r) => r.status === 'OK' && versions.add(r.modelVersion));
     const producer = await createProducer(testKafka());
     const outcomes = await load(8, 150, () => publishManifest(producer, createRegistryClient(testConfig().schemaRegistryUrl), { ...DEMO_MANIFEST, version: '2' }));
     await producer.disconnect();

@@ -118,9 +118,10 @@ function trend(memory: readonly MemoryPoint[], latestMs: number, spanMs: number,
 }
 
 /** The nearer of the two forecasts, for the alert. */
+/** The nearer of the two forecasts, in whole milliseconds as the alert carries it (an Avro long). */
 function leadTime(short: OomForecast | null, long: OomForecast | null): number | null {
   const times = [short?.timeToOomMs, long?.timeToOomMs].filter((t): t is number => typeof t === 'number');
-  return times.length === 0 ? null : Math.min(...times);
+  return times.length === 0 ? null : Math.round(Math.min(...times));
 }
 
 export function oomDetector(options: Partial<DetectorOptions> = {}): Decider<DetectorState, GpuSample, DetectorEvent> {
