@@ -10,7 +10,8 @@ import { seededRandom } from '../src/domain/random.js';
 import type { Batch, InferenceRequest } from '../src/domain/events/index.js';
 import { AVRO_EVENTS, readAvroSchema } from '../src/kafka/codecs/avro-events.js';
 import { decodeBatch, encodeBatch } from '../src/kafka/codecs/batch-codec.js';
-import { encodeTensor, float32View } from '../src/kafka/codecs/tensor-codec.js';
+import { float32View } from '../src/domain/events/tensor.js';
+import { encodeTensor } from '../src/kafka/codecs/tensor-codec.js';
 import { row, type BenchRow } from './result.js';
 
 const N = 256;
@@ -41,7 +42,7 @@ export async function run(): Promise<BenchRow[]> {
   let checksum = 0;
   const oursMs = bestMs(20, () => {
     const decoded = decodeBatch(message);
-    const all = float32View(decoded.data);
+    const all = float32View(decoded);
     for (let i = 0; i < N; i++) checksum += all.subarray(i * ELEMENTS, (i + 1) * ELEMENTS)[0]!;
   });
   const jsonDocs = Array.from({ length: N }, (_, i) => JSON.stringify({ requestId: `r${i}`, shape: SAMPLE, data: Array.from(pixels.subarray(i * ELEMENTS, (i + 1) * ELEMENTS)) }));

@@ -43,13 +43,16 @@ function simulatedDevices(node: string, options: { count: number; type: DevicePr
  * The executor for a manifest on these devices. On simulated devices a cuda model runs on the
  * simulated executor, which waits out the modelled service time so that load behaves as on a GPU.
  */
-export function executorFactory(choice: DeviceChoice, options: { modelStore: string; type: DeviceProfileName; seed: number }): (m: ModelManifest) => Promise<Executor> {
+export function executorFactory(
+  choice: DeviceChoice,
+  options: { modelStore: string; type: DeviceProfileName; seed: number; /** Return at once instead of waiting out the modelled time (overhead benchmarks). */ instant?: boolean },
+): (m: ModelManifest) => Promise<Executor> {
   const readWeights = modelStoreReader(options.modelStore);
   const simulated = (m: ModelManifest): Executor =>
     new SimulatedExecutor(m, {
       latency: createLatencyModel({ device: DEVICE_PROFILES[options.type], cost: MODEL_COSTS[m.model as keyof typeof MODEL_COSTS] ?? MODEL_COSTS['mlp-small'], seed: options.seed }),
       now: () => Date.now(),
-      wait: (ms) => new Promise((r) => setTimeout(r, ms)),
+      ...(options.instant ? {} : { wait: (ms: number) => new Promise<void>((r) => setTimeout(r, ms)) }),
     });
   return async (m) => (choice.inventory.simulated && (m.executor === 'cuda' || m.executor === 'simulated') ? simulated(m) : createExecutor(m, { readWeights, simulated }));
 }

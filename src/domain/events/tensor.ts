@@ -9,3 +9,13 @@ export interface Tensor {
   shape: readonly number[];
   data: Uint8Array;
 }
+
+/** An FP32 tensor's values as a Float32Array: a view when its bytes are 4-byte aligned in memory, else one copy. */
+export function float32View(tensor: Pick<Tensor, 'data'>): Float32Array {
+  const { data } = tensor;
+  return data.byteOffset % 4 === 0 ? new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4) : new Float32Array(data.slice().buffer);
+}
+
+export function float32Tensor(values: Float32Array, shape: readonly number[]): Tensor {
+  return { dtype: 'FP32', shape: [...shape], data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
+}

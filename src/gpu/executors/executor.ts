@@ -50,15 +50,7 @@ export function checkBatch(manifest: ModelManifest, input: Tensor): number {
   return batch;
 }
 
-/** An FP32 tensor's values as a Float32Array, copying only when the bytes are not 4-aligned. */
-export function float32View(tensor: Tensor): Float32Array {
-  const { data } = tensor;
-  return data.byteOffset % 4 === 0 ? new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4) : new Float32Array(data.slice().buffer);
-}
-
-export function float32Tensor(values: Float32Array, shape: readonly number[]): Tensor {
-  return { dtype: 'FP32', shape: [...shape], data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
-}
+export { float32Tensor, float32View } from '../../domain/events/tensor.js';
 
 export interface ExecutorDependencies {
   /** Resolves a manifest's weightsUri to bytes (a path under the model store). */

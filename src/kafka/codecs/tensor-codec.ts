@@ -115,12 +115,3 @@ export function decodeTensor(bytes: Uint8Array): Tensor {
     return { dtype, shape, data };
   });
 }
-
-/**
- * A Float32Array over tensor bytes: a view when the bytes are 4-byte aligned in memory,
- * otherwise one copy (Kafka client buffers come at arbitrary offsets of a shared pool).
- */
-export function float32View(data: Uint8Array): Float32Array {
-  if (data.byteOffset % 4 === 0) return new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4);
-  return new Float32Array(data.slice().buffer);
-}

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { DecodeError, ValidationError } from '../../../src/domain/errors.js';
 import { AVRO_EVENTS, readAvroSchema } from '../../../src/kafka/codecs/avro-events.js';
 import { decodeBatch, encodeBatch } from '../../../src/kafka/codecs/batch-codec.js';
-import { decodeTensor, encodeTensor, float32View } from '../../../src/kafka/codecs/tensor-codec.js';
+import { float32View } from '../../../src/domain/events/tensor.js';
+import { decodeTensor, encodeTensor } from '../../../src/kafka/codecs/tensor-codec.js';
 import { goldenBatch, goldenRequest, goldenSchedulerEvent, goldenTensorData } from '../../helpers/golden-events.js';
 
 const golden = (name: string): Buffer => Buffer.from(readFileSync(`test/fixtures/golden/${name}`, 'utf8').replace(/\s+/g, ''), 'hex');
@@ -50,7 +51,7 @@ describe('FlatBuffers tensor and batch codecs', () => {
     expect(batch.shape).toEqual([2, 3]);
     expect(batch.data.buffer).toBe(bytes.buffer);
     expect(batch.data.byteOffset).toBeGreaterThanOrEqual(bytes.byteOffset);
-    expect([...float32View(batch.data)]).toEqual([0.5, -1, 2.25, 3, 4.5, -6]);
+    expect([...float32View(batch)]).toEqual([0.5, -1, 2.25, 3, 4.5, -6]);
   });
 
   it('keeps batch data 64-byte aligned inside the encoded message', () => {

@@ -1,0 +1,41 @@
+/** `gpuflow projector`: folds the topics into the Redis read models and serves them on /metrics. */
+import { Redis } from 'ioredis';
+import { ConfigError } from '../../domain/errors.js';
+import { createKafka } from '../../kafka/client.js';
+import { createRegistryClient } from '../../kafka/registry.js';
+import { startProjector } from '../../services/projector.js';
+import type { Command } from '../command.js';
+import { untilSignal } from '../signals.js';
+
+export const projectorCommand: Command = {
+  name: 'projector',
+  summary: 'fold every topic into the Redis read models and serve them as Prometheus metrics',
+  usage: 'gpuflow projector [--prefix P] [--db N] [--metrics-port N] [--group G] [--topic-prefix T]',
+  flags: {
+    prefix: { type: 'string', description: 'Redis key prefix of the read models', default: 'gpuflow' },
+    db: { type: 'number', description: 'Redis database index', default: 0 },
+    'metrics-port': { type: 'number', description: 'port of /metrics (0: none; default GPUFLOW_METRICS_PORT)' },
+    group: { type: 'string', description: 'consumer group', default: 'gpuflow-projector' },
+    'topic-prefix': { type: 'string', description: 'prepended to every topic name (namespaced deployments)', default: '' },
+    'session-timeout-ms': { type: 'number', description: 'how soon the group notices a projector that died', default: 10_000 },
+  },
+  async run({ flags }, { config, logger, print }) {
+    const db = Number(flags.db);
+    if (!Number.isInteger(db) || db < 0) throw new ConfigError('--db must be a database index (0, 1, ...)');
+    const port = flags['metrics-port'] === undefined ? config.metricsPort : Number(flags['metrics-port']);
+    const redis = new Redis(config.redisUrl, { db, lazyConnect: true });
+    await redis.connect();
+    try {
+      const projector = await startProjector(createKafka(config, logger), createRegistryClient(config.schemaRegistryUrl), redis, logger, {
+        groupId: String(flags.group), prefix: String(flags.prefix), topicPrefix: String(flags['topic-prefix']),
+        metricsPort: port === 0 ? null : port, sessionTimeoutMs: Number(flags['session-timeout-ms']),
+      });
+      print(`projector running: read models under ${String(flags.prefix)}: in Redis db ${db}${projector.metrics ? `, /metrics on port ${projector.metrics.port}` : ''}; SIGTERM stops it`);
+      const outcome = await Promise.race([untilSignal().then(() => 0), projector.failed]);
+      await projector.stop();
+      return outcome;
+    } finally {
+      redis.disconnect();
+    }
+  },
+};
