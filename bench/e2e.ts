@@ -7,7 +7,11 @@
  * The GPU is taken out of both (gpuflow's workers run simulated devices that answer at once), so what
  * is compared is the control plane's own cost. Also: SLO attainment per class on a fixed bursty trace
  * with simulated devices that take their modelled service time.
- *   npm run bench -- e2e [--quick]
+ * Memory: the dispatcher's resident bytes per queued request, and its backpressure
+ * (bench/lib/dispatcher-memory.ts). Measured at 10 000 queued, not a million: admission into the
+ * batcher costs O(queue length) (each queue is an immutable array), which makes a million-deep
+ * queue impractical today; see docs/pipeline.md.
+ *   npm run bench -- e2e [--quick] [--memory=N]
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -28,6 +32,7 @@ import { executorFactory, openDevices } from '../src/services/devices.js';
 import { startDispatcher, type DispatcherHandle } from '../src/services/dispatcher.js';
 import { DEMO_MANIFEST, publishManifest } from '../src/services/manifests.js';
 import { startWorker, type WorkerHandle } from '../src/services/worker.js';
+import { measureDispatcherMemory } from './lib/dispatcher-memory.js';
 import { row, type BenchRow } from './result.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -191,6 +196,8 @@ export async function run(args: string[]): Promise<BenchRow[]> {
   await Promise.all(workers.map((w) => w.stop()));
   await dispatcher.stop();
   await producer.disconnect();
+  const memoryArg = args.find((a) => a.startsWith('--memory='));
+  const memory = await measureDispatcherMemory(kafka, registry, memoryArg ? Number(memoryArg.slice(9)) : quick ? 5_000 : 10_000);
 
   const params = { requests: burst, pacedRate: rate, pacedSeconds: seconds, hops: 'three topics, two processing stages', devices: 'simulated, answering at once', payloadBytes: payload.length };
   return [
@@ -206,6 +213,12 @@ export async function run(args: string[]): Promise<BenchRow[]> {
       name: 'slo-attainment-bursty', unit: 'share of requests answered within deadline', ours: Number((outcomes.filter((o) => o.inTime).length / outcomes.length).toFixed(4)),
       baseline: { name: 'every request in time', value: 1 }, higherIsBetter: true,
       params: { rate, seconds, pattern: 'bursty', deadlines: DEFAULT_DEADLINES, devices: 'simulated H100 latency model, 2 workers x 4 slots' }, extra: { perClass: attainment },
+    }),
+    row({
+      name: 'dispatcher-memory-per-queued-request', unit: 'bytes (resident, tensor payload excluded)', ours: memory.bytesPerQueuedRequest,
+      baseline: { name: 'target: 1 KiB per queued request', value: 1024 }, higherIsBetter: false,
+      params: { queued: memory.queued, tensor: '1 float (payload negligible)' },
+      extra: { heapBytesPerQueuedRequest: memory.heapBytesPerQueuedRequest, rssBeforeBytes: memory.rssBeforeBytes, rssAfterBytes: memory.rssAfterBytes, backpressure: memory.backpressure },
     }),
   ];
 }

@@ -10,6 +10,8 @@ import type { Command, CommandContext } from './command.js';
 import { demoCommand } from './commands/demo.js';
 import { detectorCommand } from './commands/detector.js';
 import { dispatcherCommand } from './commands/dispatcher.js';
+import { projectorCommand } from './commands/projector.js';
+import { replayCommand } from './commands/replay.js';
 import { resultsCommand } from './commands/results.js';
 import { schemasCommand } from './commands/schemas.js';
 import { stackCommand } from './commands/stack.js';
@@ -17,7 +19,7 @@ import { submitCommand } from './commands/submit.js';
 import { topicsCommand } from './commands/topics.js';
 import { workerCommand } from './commands/worker.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, stackCommand, topicsCommand, schemasCommand, dispatcherCommand, workerCommand, detectorCommand, submitCommand, resultsCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, stackCommand, topicsCommand, schemasCommand, dispatcherCommand, workerCommand, detectorCommand, projectorCommand, replayCommand, submitCommand, resultsCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

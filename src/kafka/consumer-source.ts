@@ -184,7 +184,8 @@ function runConsumer<T>(kafka: Kafka, options: ConsumeOptions<T>, subscriber: Su
           topic: batch.topic,
           partition: batch.partition,
           offset: message.offset,
-          key: message.key ?? null,
+          // A copy: a slice would keep the whole fetch response alive as long as the delivery.
+          key: message.key ? Buffer.from(message.key) : null,
           headers: message.headers ?? {},
           timestampMs: Number(message.timestamp),
           value,

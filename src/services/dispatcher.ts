@@ -86,7 +86,8 @@ const TOPICS = {
 interface Held {
   request: InferenceRequest;
   tensor: Tensor;
-  delivery: Delivery<InferenceRequest>;
+  /** The delivery's ack alone: holding the delivery would hold its raw message too. */
+  ack: () => void;
 }
 
 type Input =
@@ -97,6 +98,8 @@ type Input =
   | { kind: 'report'; d: Delivery<WorkerReport> }
   | { kind: 'manifest'; d: Delivery<ModelManifest> }
   | { kind: 'tick'; atMs: number };
+
+const EMPTY = new Uint8Array(0);
 
 const refOf = (d: Delivery<unknown>): string => `${d.topic}:${d.partition}:${d.offset}`;
 
@@ -155,7 +158,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     if (!h) return;
     held.delete(requestId);
     stats.unfinished = held.size;
-    h.delivery.ack();
+    h.ack();
     const batchId = batchOfRequest.get(requestId);
     if (batchId === undefined) return;
     batchOfRequest.delete(requestId);
@@ -280,19 +283,22 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
 
   /** Admission checks the decoded tensor against the manifest before the batcher sees the request. */
   function admit(d: Delivery<InferenceRequest>): void {
-    const request = d.value;
-    if (held.has(request.requestId)) {
+    const received = d.value;
+    if (held.has(received.requestId)) {
       d.ack(); // a re-delivery of a request already being handled
       return;
     }
     let tensor: Tensor;
     try {
-      tensor = decodeTensor(request.tensor);
+      const view = decodeTensor(received.tensor);
+      // Own copies of the few input bytes, so a queued request does not pin the Kafka fetch buffer it came in.
+      tensor = { dtype: view.dtype, shape: view.shape, data: view.data.slice() };
     } catch (error) {
-      reject(request, `bad input tensor: ${describeError(error)}`);
+      reject(received, `bad input tensor: ${describeError(error)}`);
       d.ack();
       return;
     }
+    const request: InferenceRequest = { ...received, tensor: EMPTY };
     const manifest = manifests.get(request.model);
     if (manifest) {
       const rowShape = tensor.shape[0] === 1 ? tensor.shape.slice(1) : tensor.shape;
@@ -302,7 +308,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
         return;
       }
     }
-    held.set(request.requestId, { request, tensor, delivery: d });
+    held.set(request.requestId, { request, tensor, ack: d.ack });
     stats.admitted++;
     stats.unfinished = held.size;
     batcherIn.next({ type: 'RequestArrived', request, inputRef: refOf(d) });

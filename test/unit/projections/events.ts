@@ -23,8 +23,8 @@ export const sample = (d: number, t: number, util = 0): ProjectedEvent => ({
   kind: 'telemetry',
   value: {
     deviceUuid: `GPU-${d}`, deviceIndex: d, deviceName: 'H100 (simulated)', pciBusId: `0000:0${d}:00.0`, node: 'n1', timestampMs: t,
-    memTotalBytes: 80 * 2 ** 30, memUsedBytes: t * 2 ** 30, memFreeBytes: (80 - t) * 2 ** 30, gpuUtil: util, memUtil: 1, temperatureC: 40 + t,
-    powerW: 100 + t, smClockMhz: 1500, memClockMhz: 2000, eccErrors: 0, simulated: true,
+    memTotalBytes: 80 * 2 ** 30, memUsedBytes: (t % 80) * 2 ** 30, memFreeBytes: (80 - (t % 80)) * 2 ** 30, gpuUtil: util, memUtil: 1, temperatureC: 40 + (t % 50),
+    powerW: 100 + (t % 300), smClockMhz: 1500, memClockMhz: 2000, eccErrors: 0, simulated: true,
   },
 });
 
@@ -35,7 +35,7 @@ export const heartbeat = (w: number, epoch: number, t: number, load = 0): Projec
 
 export const alert = (d: number, raised: boolean, t: number): ProjectedEvent => ({
   kind: 'anomaly',
-  value: { deviceUuid: `GPU-${d}`, state: raised ? 'RAISED' : 'CLEARED', kind: 'OOM_RISK', lofScore: 1 + t / 10, predictedTimeToOomMs: raised ? 1000 * t : null, memUsedFraction: 0.5, timestampMs: t, reason: 'trend' },
+  value: { deviceUuid: `GPU-${d}`, state: raised ? 'RAISED' : 'CLEARED', kind: 'OOM_RISK', lofScore: 1 + (t % 100) / 10, predictedTimeToOomMs: raised ? 1000 * (t % 1000) : null, memUsedFraction: 0.5, timestampMs: t, reason: 'trend' },
 });
 
 export const batchFormed = (ids: number[]): ProjectedEvent => ({
@@ -62,3 +62,43 @@ export const batchDone = (m: number, n: number): ProjectedEvent => ({
   kind: 'report',
   value: { type: 'BatchDone', batchId: `b${n}`, model: model(m), modelVersion: '1', workerId: 'w0', workerEpoch: 1, deviceUuid: 'GPU-0', batchSize: n, serviceTimeUs: 10, transferUs: 1, computeUs: 5, timestampMs: n },
 });
+
+/**
+ * A deterministic mix over every projected topic, about 3.5 events per request: requests,
+ * their batches or rejections, results, worker reports, telemetry, heartbeats and alerts.
+ * `nowMs` anchors heartbeats and telemetry so that workers read as live.
+ */
+export function traffic(requests: number, nowMs: number): ProjectedEvent[] {
+  const out: ProjectedEvent[] = [];
+  for (let i = 0; i < requests; i++) {
+    out.push(request(i));
+    if (i % 4 === 3) out.push(batchFormed([i - 3, i - 2, i - 1, i].filter((x) => x % 10 !== 9)));
+    if (i % 10 === 9) out.push(rejected(i), result(i, 'REJECTED', i));
+    else if (i % 50 === 7) out.push(result(i, 'FAILED', i));
+    else out.push(result(i, 'OK', i));
+    if (i % 4 === 3) out.push(batchDone(i % 2, 4));
+    if (i % 20 === 0) out.push(sample(i % 3, nowMs + i), heartbeat(i % 2, 1, nowMs + i));
+    if (i % 100 === 50) out.push(alert(i % 3, (i / 100) % 2 < 1, nowMs + i));
+  }
+  out.push(alert(0, true, nowMs + requests), joined(0, 1), joined(1, 1));
+  return out;
+}
+
+/** The event as its topic carries it (tensors and outputs empty: no read model looks at them). */
+export function wireValue(e: ProjectedEvent): { key: string; value: unknown } {
+  switch (e.kind) {
+    case 'request':
+      return { key: e.value.model, value: { ...e.value, tensor: new Uint8Array(0) } };
+    case 'result':
+      return { key: e.value.tenant, value: { ...e.value, output: new Uint8Array(0) } };
+    case 'telemetry':
+    case 'anomaly':
+      return { key: e.value.deviceUuid, value: e.value };
+    case 'heartbeat':
+      return { key: e.value.workerId, value: e.value };
+    case 'decision':
+      return { key: 'model' in e.value ? e.value.model : e.value.workerId, value: e.value };
+    case 'report':
+      return { key: e.value.model, value: e.value };
+  }
+}
