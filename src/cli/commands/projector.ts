@@ -1,11 +1,11 @@
 /** `gpuflow projector`: folds the topics into the Redis read models and serves them on /metrics. */
-import { Redis } from 'ioredis';
 import { ConfigError } from '../../domain/errors.js';
 import { createKafka } from '../../kafka/client.js';
 import { createRegistryClient } from '../../kafka/registry.js';
 import { startProjector } from '../../services/projector.js';
 import type { Command } from '../command.js';
 import { untilSignal } from '../signals.js';
+import { connectRedis } from '../../projections/redis-connection.js';
 
 export const projectorCommand: Command = {
   name: 'projector',
@@ -23,7 +23,7 @@ export const projectorCommand: Command = {
     const db = Number(flags.db);
     if (!Number.isInteger(db) || db < 0) throw new ConfigError('--db must be a database index (0, 1, ...)');
     const port = flags['metrics-port'] === undefined ? config.metricsPort : Number(flags['metrics-port']);
-    const redis = new Redis(config.redisUrl, { db, lazyConnect: true });
+    const redis = connectRedis(config.redisUrl, db);
     await redis.connect();
     try {
       const projector = await startProjector(createKafka(config, logger), createRegistryClient(config.schemaRegistryUrl), redis, logger, {

@@ -1,11 +1,11 @@
 /** `gpuflow replay --projections`: rebuilds every read model from the start of the log into an empty Redis prefix or database. */
-import { Redis } from 'ioredis';
 import { ConfigError } from '../../domain/errors.js';
 import { createKafka } from '../../kafka/client.js';
 import { createRegistryClient } from '../../kafka/registry.js';
 import { replayProjections } from '../../services/projector.js';
 import type { Command } from '../command.js';
 import { progressBar, type Progress } from '../progress.js';
+import { connectRedis } from '../../projections/redis-connection.js';
 
 export const replayCommand: Command = {
   name: 'replay',
@@ -22,7 +22,7 @@ export const replayCommand: Command = {
     const db = Number(flags.db);
     if (!Number.isInteger(db) || db < 0) throw new ConfigError('--db must be a database index (0, 1, ...)');
     const prefix = String(flags.prefix);
-    const redis = new Redis(config.redisUrl, { db, lazyConnect: true });
+    const redis = connectRedis(config.redisUrl, db);
     await redis.connect();
     // The total is known once the replay has read the log's end offsets.
     const shown: { bar: Progress | null } = { bar: null };
