@@ -217,7 +217,7 @@ export async function run(args: string[]): Promise<BenchRow[]> {
     row({
       name: 'dispatcher-memory-per-queued-request', unit: 'bytes (resident, tensor payload excluded)', ours: memory.bytesPerQueuedRequest,
       baseline: { name: 'target: 1 KiB per queued request', value: 1024 }, higherIsBetter: false,
-      params: { queued: memory.queued, tensor: '1 float (payload negligible)' },
+      params: { queued: memory.queued, payloadBytesExcluded: memory.payloadBytesPerRequest },
       extra: { heapBytesPerQueuedRequest: memory.heapBytesPerQueuedRequest, rssBeforeBytes: memory.rssBeforeBytes, rssAfterBytes: memory.rssAfterBytes, backpressure: memory.backpressure },
     }),
   ];

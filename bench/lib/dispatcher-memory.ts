@@ -1,8 +1,8 @@
 /**
  * The dispatcher's resident memory per queued request, and its backpressure, measured on a real
  * dispatcher process fed by the real broker with no worker to drain it:
- *   1. `queued` requests (a 1-float tensor, so the payload is negligible) are produced; the
- *      dispatcher admits them all; RSS before and after gives bytes per queued request;
+ *   1. `queued` requests are produced; the dispatcher admits them all; RSS before and after, less
+ *      the input tensor's own bytes, gives bytes per queued request;
  *   2. with a bound on unfinished requests, it must stop consuming at that bound (the rest stays in
  *      Kafka as consumer lag) instead of growing.
  */
@@ -15,6 +15,9 @@ import { encodeTensor } from '../../src/kafka/codecs/tensor-codec.js';
 import { avroCodec } from '../../src/kafka/codecs/topic-codec.js';
 import { createProducer } from '../../src/kafka/producer.js';
 import { DEMO_MANIFEST } from '../../src/services/manifests.js';
+
+/** The input bytes each request carries (the demo model's 64 floats); excluded from the per-request figure. */
+const PAYLOAD_BYTES = DEMO_MANIFEST.inputShape.reduce((a, b) => a * b, 1) * 4;
 
 interface Stats {
   admitted: number;
@@ -49,7 +52,7 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs: num
 async function produce(kafka: Kafka, registry: RegistryClient, count: number, tag: string): Promise<void> {
   const codec = await avroCodec(registry, 'inference.requests', 'inference-request');
   const producer = await createProducer(kafka, { maxBatchMessages: 5_000 });
-  const tensor = encodeTensor({ dtype: 'FP32', shape: [1, 1], data: new Uint8Array(4) });
+  const tensor = encodeTensor({ dtype: 'FP32', shape: [1, ...DEMO_MANIFEST.inputShape], data: new Uint8Array(PAYLOAD_BYTES) });
   const deadlineMs = Date.now() + 3_600_000;
   const chunk = 5_000;
   for (let i = 0; i < count; i += chunk) {
@@ -70,6 +73,7 @@ export interface DispatcherMemory {
   queued: number;
   bytesPerQueuedRequest: number;
   heapBytesPerQueuedRequest: number;
+  payloadBytesPerRequest: number;
   rssBeforeBytes: number;
   rssAfterBytes: number;
   backpressure: { maxInFlight: number; produced: number; admittedAfterPause: number; rssBytes: number };
@@ -103,8 +107,9 @@ export async function measureDispatcherMemory(kafka: Kafka, registry: RegistryCl
       const paused = second.latest()!;
       return {
         queued,
-        bytesPerQueuedRequest: Math.round((settled.rssBytes - idle.rssBytes) / queued),
+        bytesPerQueuedRequest: Math.round((settled.rssBytes - idle.rssBytes) / queued - PAYLOAD_BYTES),
         heapBytesPerQueuedRequest: Math.round((settled.heapUsedBytes - idle.heapUsedBytes) / queued),
+        payloadBytesPerRequest: PAYLOAD_BYTES,
         rssBeforeBytes: idle.rssBytes,
         rssAfterBytes: settled.rssBytes,
         backpressure: { maxInFlight: bound, produced, admittedAfterPause: paused.admitted, rssBytes: paused.rssBytes },
