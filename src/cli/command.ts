@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { Logger } from '../log.js';
+import type { Level, Logger } from '../log.js';
 import type { FlagSpec, ParsedArgs } from './args.js';
 
 export interface CommandContext {
@@ -15,5 +15,7 @@ export interface Command {
   summary: string;
   usage: string;
   flags: Readonly<Record<string, FlagSpec>>;
+  /** Log level when GPUFLOW_LOG is not set: commands a person watches keep stderr for what matters. */
+  logLevel?: Level;
   run(args: ParsedArgs, ctx: CommandContext): Promise<number>;
 }

@@ -4,7 +4,7 @@
  */
 import { loadConfig } from '../config.js';
 import { ConfigError, describeError } from '../domain/errors.js';
-import { createLogger } from '../log.js';
+import { createLogger, type Level } from '../log.js';
 import { parseArgs } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import { demoCommand } from './commands/demo.js';
@@ -52,7 +52,8 @@ export async function main(argv: readonly string[], out = (line: string) => proc
       out(commandHelp(command));
       return 0;
     }
-    const ctx: CommandContext = { config: loadConfig(), logger: createLogger({ cmd: name }), print: out };
+    const level = (process.env.GPUFLOW_LOG as Level | 'silent' | undefined) ?? command.logLevel ?? 'info';
+    const ctx: CommandContext = { config: loadConfig(), logger: createLogger({ cmd: name }, level), print: out };
     return await command.run(parseArgs(rest, command.flags), ctx);
   } catch (error) {
     process.stderr.write(`gpuflow${command ? ` ${command.name}` : ''}: ${describeError(error)}\n`);

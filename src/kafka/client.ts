@@ -8,6 +8,9 @@ export type { Kafka } from 'kafkajs';
 // kafkajs is CommonJS: its runtime values come through the default export under ESM.
 const { Kafka: KafkaClient, logLevel } = kafkajs;
 
+/** States kafkajs retries through by itself (a coordinator still loading after a start, a rebalance): not errors to a reader. */
+const TRANSIENT = /coordinator is (loading|not available)|Restarting the consumer|group is rebalancing|not the correct coordinator/i;
+
 const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
   [logLevel.WARN]: 'warn',
@@ -25,7 +28,8 @@ export function createKafka(config: Config, logger: Logger, overrides: Partial<K
       () =>
       ({ level, log }: LogEntry) => {
         const { message, timestamp: _ts, logger: _l, ...fields } = log;
-        logger[LEVELS[level] ?? 'info'](`kafka.${String(message)}`, fields);
+        const text = `${String(message)} ${String(fields.error ?? '')}`;
+        logger[TRANSIENT.test(text) ? 'debug' : (LEVELS[level] ?? 'info')](`kafka.${String(message)}`, fields);
       },
     retry: { initialRetryTime: 100, retries: 8 },
     ...overrides,

@@ -32,6 +32,7 @@ const histogram = (sizes: readonly number[]): string => {
 
 export const demoCommand: Command = {
   name: 'demo',
+  logLevel: 'warn',
   summary: 'the main job: local stack, dispatcher, GPU workers and a load generator, with live status and a summary',
   usage: 'gpuflow demo [--duration S] [--rate N] [--workers N] [--arrivals poisson|bursty] [--simulate] [--no-stack]',
   flags: {

@@ -18,6 +18,7 @@ export function formatResult(r: InferenceResult): string {
 
 export const resultsCommand: Command = {
   name: 'results',
+  logLevel: 'warn',
   summary: 'follow inference results as they arrive',
   usage: 'gpuflow results tail [--topic T] [--from-beginning] [--limit N]',
   flags: {

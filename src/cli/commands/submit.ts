@@ -19,6 +19,7 @@ export function loadTensor(width: number): (arrival: Arrival, index: number) => 
 
 export const submitCommand: Command = {
   name: 'submit',
+  logLevel: 'warn',
   summary: 'send requests at a rate (Poisson or bursty) or from a trace file, and report what came back',
   usage: 'gpuflow submit [--rate N] [--duration S] [--model M] [--tenants a:3,b:1] [--classes realtime:1,batch:2] [--arrivals poisson|bursty] [--trace FILE]',
   flags: {
