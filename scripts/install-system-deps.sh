@@ -54,7 +54,9 @@ fi
 
 # Kafka's runtime classpath (the same pom the stack resolves at its first start).
 log "resolving Kafka ${KAFKA_VERSION} into the Maven cache"
-mvn -q -B -Dstyle.color=never -f "$ROOT/scripts/stack/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" dependency:resolve >/dev/null
+# Offline first: with a warm cache that answers in seconds and asks no registry.
+resolve_kafka() { mvn -q -B -Dstyle.color=never "$@" -f "$ROOT/scripts/stack/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" dependency:resolve >/dev/null 2>&1; }
+resolve_kafka -o || resolve_kafka || { echo "install-system-deps: Maven could not resolve org.apache.kafka:kafka_2.13:${KAFKA_VERSION} (is Maven Central reachable?)" >&2; exit 1; }
 
 # The Apicurio Registry distribution. dependency:copy fetches the artifact alone (dependency:get would
 # also walk transitive poms that are not all on Maven Central).
