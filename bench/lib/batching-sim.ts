@@ -11,6 +11,7 @@
 import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import type { InferenceRequest } from '../../src/domain/events/request.js';
 import { createLatencyModel, type DeviceProfile, type LatencyModel, type ModelCost } from '../../src/gpu/simulated/latency-model.js';
+import { SimEventQueue } from './sim-event-queue.js';
 
 export interface SimModel {
   readonly model: string;
@@ -82,48 +83,6 @@ interface Event {
   cancelled: boolean;
 }
 
-/** A min-heap of events by (time, sequence). */
-class EventQueue {
-  private heap: Event[] = [];
-  get size(): number {
-    return this.heap.length;
-  }
-  push(e: Event): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-  pop(): Event | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
-function before(a: Event, b: Event): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-}
 
 interface Pending {
   model: string;
@@ -132,7 +91,7 @@ interface Pending {
 }
 
 export function simulate(policy: SimPolicy, trace: readonly InferenceRequest[], cluster: ClusterOptions): SimResult {
-  const events = new EventQueue();
+  const events = new SimEventQueue<Event>();
   let now = 0;
   let seq = 0;
   const schedule = (at: number, run: () => void): Event => {

@@ -5,6 +5,7 @@ import { isDecision, type SchedulerFact } from '../../src/processors/scheduling/
 import type { SchedulerInput } from '../../src/processors/scheduling/inputs.js';
 import type { BatchMemberRef } from '../../src/processors/scheduling/records.js';
 import { createScheduler } from '../../src/processors/scheduling/scheduler.js';
+import { SimEventQueue, type SimEvent } from './sim-event-queue.js';
 
 /**
  * A simulated cluster run in virtual time, closed loop: batches arrive (Poisson), the scheduler
@@ -36,51 +37,20 @@ export const BENCH_SCHEDULER_CONFIG = {
   serviceTime: { fixedMs: 20, perSampleMs: 4, models: {} },
 };
 
-interface SimEvent {
-  at: number;
-  seq: number;
+interface AgendaEvent extends SimEvent {
   run: () => void;
 }
 
-/** Min-heap of simulated events by (time, sequence). */
+/** Simulated events in (time, sequence) order. */
 class Agenda {
-  private readonly heap: SimEvent[] = [];
+  private readonly queue = new SimEventQueue<AgendaEvent>();
   private seq = 0;
   push(at: number, run: () => void): void {
-    const h = this.heap;
-    h.push({ at, seq: this.seq++, run });
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!earlier(h[i] as SimEvent, h[p] as SimEvent)) break;
-      [h[i], h[p]] = [h[p] as SimEvent, h[i] as SimEvent];
-      i = p;
-    }
+    this.queue.push({ at, seq: this.seq++, run });
   }
-  pop(): SimEvent | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && earlier(h[l] as SimEvent, h[m] as SimEvent)) m = l;
-        if (r < h.length && earlier(h[r] as SimEvent, h[m] as SimEvent)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m] as SimEvent, h[i] as SimEvent];
-        i = m;
-      }
-    }
-    return top;
+  pop(): AgendaEvent | undefined {
+    return this.queue.pop();
   }
-}
-
-function earlier(a: SimEvent, b: SimEvent): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
 
 /** Runs the simulated cluster of `devices` GPUs until `batches` batches have arrived. */
