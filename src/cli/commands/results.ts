@@ -39,14 +39,18 @@ export const resultsCommand: Command = {
     });
     const limit = Number(flags.limit);
     const seen = new Set<string>();
+    let shown = 0;
     await new Promise<void>((resolve, reject) => {
       const sub = source.deliveries$.subscribe({
         next: (d) => {
           d.ack();
           if (seen.has(d.value.requestId)) return; // at-least-once delivery: show each request once
           seen.add(d.value.requestId);
+          // Remembers the last million ids, as the client SDK does, so a long tail stays bounded.
+          if (seen.size > 1_000_000) seen.delete(seen.values().next().value as string);
+          shown++;
           print(formatResult(d.value));
-          if (limit > 0 && seen.size >= limit) resolve();
+          if (limit > 0 && shown >= limit) resolve();
         },
         error: reject,
       });
