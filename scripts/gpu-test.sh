@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The prepared GPU run (`npm run test:gpu`). On the GPU machine, from the repository root, after
-# the node unpack line that /work/shared/tools/gpu-prep prints, with OUT set to a folder:
-#   bash scripts/gpu-test.sh
+# The prepared GPU run (`npm run test:gpu`), on the GPU machine from the repository root,
+# with node on PATH (bash scripts/gpu/with-node.sh unpacks the one pack.sh packed), with OUT set:
+#   OUT=<folder> bash scripts/gpu/with-node.sh bash scripts/gpu-test.sh
 # Needs .gpu/ from scripts/gpu/pack.sh (or, on a development machine, a `npm run build` dist/).
 # Writes under $OUT: gpu-test.log, checks.json, gpu-mlp.json, torch-mlp.json and
 # gpu-traces/oom-{fast,medium,slow}.jsonl. Each step has its own time limit; the whole stays
@@ -18,7 +18,7 @@ say() { echo "[gpu-test +$(( $(date +%s) - started ))s] $*"; }
 if [ -d .gpu/dist ]; then dist=.gpu/dist; elif [ -d dist/test/gpu ]; then dist=dist; else
   say "no compiled code: run scripts/gpu/pack.sh first"; exit 2
 fi
-command -v node >/dev/null || { say "node not found: unpack .gpu/node.xz first (see /work/shared/tools/gpu-prep)"; exit 2; }
+command -v node >/dev/null || { say "node not found: run this through scripts/gpu/with-node.sh"; exit 2; }
 export GPUFLOW_DIST=$dist
 say "node $(node --version), python $(python3 --version 2>&1 | cut -d' ' -f2), compiled code in $dist"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/  nvidia-smi: /'

@@ -4,11 +4,16 @@
 #                       and only what they import), via scripts/gpu/tsconfig.pack.json
 #   .gpu/node_modules/  koffi + its linux-x64 native package, rxjs (cjs build) + tslib
 #   .gpu/package.json   {"type":"module"} so node reads dist/ as ES modules
-# Run /work/shared/tools/gpu-prep (.gpu/node.xz) first or after; the whole folder stays ≤ 60 MiB.
+#   .gpu/node.xz        this machine's node binary, xz-compressed, for a GPU machine without Node.js
+# The whole folder stays ≤ 60 MiB. On the GPU machine: bash scripts/gpu/with-node.sh bash scripts/gpu-test.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 rm -rf .gpu/dist .gpu/node_modules
+mkdir -p .gpu
+grep -qxF '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+node_bin=$(readlink -f "$(command -v node)")
+if [ ! -s .gpu/node.xz ] || [ "$node_bin" -nt .gpu/node.xz ]; then xz -T2 -6 -c "$node_bin" > .gpu/node.xz; fi
 mkdir -p .gpu/node_modules/@koromix .gpu/node_modules/rxjs/dist
 npx tsc -p scripts/gpu/tsconfig.pack.json
 echo '{ "type": "module", "private": true }' > .gpu/package.json
