@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planArrivals } from '../../src/client/arrivals.js';
 import { createClient, type GpuflowClient } from '../../src/client/client.js';
+import { RequestRejectedError } from '../../src/client/errors.js';
 import { runLoad } from '../../src/client/load-run.js';
 import type { Outcome } from '../../src/client/summary.js';
 import { loadTensor } from '../../src/cli/commands/submit.js';
@@ -97,6 +98,11 @@ describe('the live pipeline on the real broker', () => {
     expect(count(outcomes, 'TIMEOUT')).toBe(0);
     expect(client.stats.completed - before).toBe(outcomes.length);
     expect(count(outcomes, 'OK')).toBeGreaterThan(outcomes.length * 0.9);
+    // Bad input is answered at once with the reason, and the dispatcher goes on serving.
+    const base = { tenant: 'acme', sloClass: 'batch' as const, deadlineMs: 5_000 };
+    await expect(client.infer({ ...base, model: DEMO_MANIFEST.model, tensor: { dtype: 'FP32', shape: [1, 3], data: new Uint8Array(12) } })).rejects.toThrow(/does not match mlp-small/);
+    await expect(client.infer({ ...base, model: 'no-such-model', tensor: loadTensor(64)({} as never, 0) })).rejects.toBeInstanceOf(RequestRejectedError);
+    await expect(client.infer({ ...base, model: DEMO_MANIFEST.model, tensor: loadTensor(64)({} as never, 1) })).resolves.toMatchObject({ status: 'OK' });
     await Promise.all([d, ...workers].map((c) => kill(c, 'SIGTERM')));
   });
 
