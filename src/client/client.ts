@@ -11,7 +11,7 @@ import type { SloClass } from '../domain/events/request.js';
 import type { Tensor } from '../domain/events/tensor.js';
 import type { Logger } from '../log.js';
 import { createKafka, type Kafka } from '../kafka/client.js';
-import { avroCodec, type TopicCodec } from '../kafka/codecs/topic-codec.js';
+import { avroCodec, codecsByTopic, type TopicCodec } from '../kafka/codecs/topic-codec.js';
 import { decodeTensor, encodeTensor } from '../kafka/codecs/tensor-codec.js';
 import { consume, type ConsumerSource } from '../kafka/consumer-source.js';
 import { createDeadLetterSink } from '../kafka/dead-letters.js';
@@ -82,7 +82,7 @@ export async function createClient(config: Config, logger: Logger, options: { re
     groupId: `gpuflow-client-${randomUUID()}`,
     topics: [resultsTopic],
     decode: (bytes) => results.decode(bytes),
-    deadLetters: createDeadLetterSink(producer, (t) => avroCodec(registry, t, 'dead-letter')),
+    deadLetters: createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter')),
     logger,
     startAt: (_topic, partition) => start.get(partition),
     onAssignment: () => joined(),

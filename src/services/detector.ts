@@ -9,7 +9,7 @@ import { describeError } from '../domain/errors.js';
 import type { AnomalyAlert, GpuSample } from '../domain/events/index.js';
 import type { Logger } from '../log.js';
 import type { Kafka } from '../kafka/client.js';
-import { avroCodec } from '../kafka/codecs/topic-codec.js';
+import { avroCodec, codecsByTopic } from '../kafka/codecs/topic-codec.js';
 import { consume } from '../kafka/consumer-source.js';
 import { createDeadLetterSink } from '../kafka/dead-letters.js';
 import { endOffsets } from '../kafka/offsets.js';
@@ -31,7 +31,7 @@ export async function startDetector(kafka: Kafka, registry: RegistryClient, logg
   const ends = await endOffsets(kafka, 'gpu.telemetry');
   const source = consume<GpuSample>(kafka, {
     groupId: options.groupId, topics: ['gpu.telemetry'], decode: (b) => samples.decode(b), logger: log,
-    deadLetters: createDeadLetterSink(producer, (t) => avroCodec(registry, t, 'dead-letter')), startAt: (_t, p) => ends.get(p),
+    deadLetters: createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter')), startAt: (_t, p) => ends.get(p),
   });
   const alerts: AnomalyAlert[] = [];
   const subscription = new Subscription();

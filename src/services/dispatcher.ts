@@ -25,7 +25,7 @@ import type {
 } from '../domain/events/index.js';
 import type { Logger } from '../log.js';
 import type { Kafka } from '../kafka/client.js';
-import { avroCodec, batchCodec, type TopicCodec } from '../kafka/codecs/topic-codec.js';
+import { avroCodec, batchCodec, codecsByTopic } from '../kafka/codecs/topic-codec.js';
 import { decodeTensor } from '../kafka/codecs/tensor-codec.js';
 import { consume, type ConsumerSource, type Delivery } from '../kafka/consumer-source.js';
 import { createDeadLetterSink, type DeadLetterSink } from '../kafka/dead-letters.js';
@@ -106,7 +106,7 @@ const refOf = (d: Delivery<unknown>): string => `${d.topic}:${d.partition}:${d.o
 export async function startDispatcher(kafka: Kafka, registry: RegistryClient, logger: Logger, options: DispatcherOptions): Promise<DispatcherHandle> {
   const log = logger.child({ service: 'dispatcher' });
   const producer: EventProducer = await createProducer(kafka);
-  const deadLetters: DeadLetterSink = createDeadLetterSink(producer, (t) => avroCodec(registry, t, 'dead-letter'));
+  const deadLetters: DeadLetterSink = createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter'));
   const codecs = {
     requests: await avroCodec(registry, TOPICS.requests, 'inference-request'),
     heartbeats: await avroCodec(registry, TOPICS.heartbeats, 'heartbeat'),
@@ -117,12 +117,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     decisions: await avroCodec(registry, TOPICS.decisions, 'scheduler-event'),
     batches: batchCodec(TOPICS.batches),
   };
-  const resultCodecs = new Map<string, Promise<TopicCodec<InferenceResult>>>();
-  const resultCodec = (topic: string): Promise<TopicCodec<InferenceResult>> => {
-    let c = resultCodecs.get(topic);
-    if (!c) resultCodecs.set(topic, (c = avroCodec(registry, topic, 'inference-result')));
-    return c;
-  };
+  const resultCodec = codecsByTopic(registry, 'inference-result');
 
   const stats: DispatcherStats = { admitted: 0, rejected: 0, batchesFormed: 0, batchesAssigned: 0, batchesDone: 0, unfinished: 0, batchSizes: [] };
   const decisions$ = new Subject<SchedulerEvent>();

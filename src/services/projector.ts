@@ -14,7 +14,7 @@ import { bufferTime, concatMap, filter, from, map, Subscription } from 'rxjs';
 import type { Redis } from 'ioredis';
 import { ConfigError, describeError } from '../domain/errors.js';
 import type { Kafka } from '../kafka/client.js';
-import { avroCodec, type TopicCodec } from '../kafka/codecs/topic-codec.js';
+import { avroCodec, codecsByTopic, type TopicCodec } from '../kafka/codecs/topic-codec.js';
 import { consume, type Delivery } from '../kafka/consumer-source.js';
 import { createDeadLetterSink } from '../kafka/dead-letters.js';
 import { createProducer } from '../kafka/producer.js';
@@ -81,7 +81,7 @@ export async function startProjector(kafka: Kafka, registry: RegistryClient, red
     groupId: options.groupId,
     topics: [...codecs.keys()],
     decode: (bytes, topic) => decodeEvent(codecs, bytes, topic),
-    deadLetters: createDeadLetterSink(producer, (t) => avroCodec(registry, t, 'dead-letter')),
+    deadLetters: createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter')),
     logger: log,
     fromBeginning: true,
     sessionTimeoutMs: options.sessionTimeoutMs,

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { ConfigError } from '../../domain/errors.js';
 import type { InferenceResult } from '../../domain/events/result.js';
 import { createKafka } from '../../kafka/client.js';
-import { avroCodec } from '../../kafka/codecs/topic-codec.js';
+import { avroCodec, codecsByTopic } from '../../kafka/codecs/topic-codec.js';
 import { consume } from '../../kafka/consumer-source.js';
 import { createDeadLetterSink } from '../../kafka/dead-letters.js';
 import { createProducer } from '../../kafka/producer.js';
@@ -35,7 +35,7 @@ export const resultsCommand: Command = {
     const producer = await createProducer(kafka);
     const source = consume(kafka, {
       groupId: `gpuflow-tail-${randomUUID()}`, topics: [topic], fromBeginning: Boolean(flags['from-beginning']), logger,
-      decode: (b) => codec.decode(b), deadLetters: createDeadLetterSink(producer, (t) => avroCodec(registry, t, 'dead-letter')),
+      decode: (b) => codec.decode(b), deadLetters: createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter')),
     });
     const limit = Number(flags.limit);
     const seen = new Set<string>();

@@ -41,6 +41,24 @@ export async function avroCodec<N extends AvroEventName>(registry: RegistryClien
   };
 }
 
+/**
+ * Codecs of one schema for topics known only per message (reply topics, dead-letter topics): each
+ * topic's subject is registered on first use and its codec kept, not registered again per message.
+ */
+export function codecsByTopic<N extends AvroEventName>(registry: RegistryClient, name: N): (topic: string) => Promise<TopicCodec<AvroEventOf<N>>> {
+  const codecs = new Map<string, Promise<TopicCodec<AvroEventOf<N>>>>();
+  return (topic) => {
+    let codec = codecs.get(topic);
+    if (!codec) {
+      codec = avroCodec(registry, topic, name);
+      // A failed registration is not cached: the next message tries again.
+      codec.catch(() => codecs.delete(topic));
+      codecs.set(topic, codec);
+    }
+    return codec;
+  };
+}
+
 export const batchCodec = (topic: string): TopicCodec<Batch> => ({
   topic,
   encode: async (batch) => {
