@@ -13,7 +13,7 @@
  * bit for bit (a property test checks it). The window is an immutable value: an update copies the list
  * of entries (one pointer per point) and rebuilds only the records it changes, so earlier windows stay valid.
  */
-import { euclidean, effectiveNeighbours, localReachabilityDensity, negativeOutlierFactorOf, type LofModel, type Point } from './lof.js';
+import { euclidean, effectiveNeighbours, insertNearest, localReachabilityDensity, negativeOutlierFactorOf, type LofModel, type Point } from './lof.js';
 
 /**
  * One point of the window and what LOF keeps about it. `neighbours` (arrival numbers) and `distances`
@@ -87,16 +87,7 @@ function nearestInWindow(w: LofWindow, query: Point, limit: number, exclude: num
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i] as Entry;
     if (e.seq === exclude) continue;
-    const d = euclidean(query, e.point);
-    if (neighbours.length === limit && d >= (distances[limit - 1] as number)) continue;
-    let at = neighbours.length === limit ? limit - 1 : neighbours.length;
-    while (at > 0 && (distances[at - 1] as number) > d) {
-      distances[at] = distances[at - 1] as number;
-      neighbours[at] = neighbours[at - 1] as number;
-      at--;
-    }
-    distances[at] = d;
-    neighbours[at] = e.seq;
+    insertNearest(neighbours, distances, limit, e.seq, euclidean(query, e.point));
   }
   return { neighbours, distances };
 }

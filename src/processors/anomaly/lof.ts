@@ -43,6 +43,22 @@ export interface Neighbourhoods {
 }
 
 /**
+ * Keeps `ids`/`distances` the `limit` nearest seen so far, sorted by distance: an insertion into a short
+ * sorted list, where a later id never overtakes an equal distance (candidates come in id order).
+ */
+export function insertNearest(ids: number[], distances: number[], limit: number, id: number, d: number): void {
+  if (ids.length === limit && d >= (distances[limit - 1] as number)) return;
+  let at = ids.length === limit ? limit - 1 : ids.length;
+  while (at > 0 && (distances[at - 1] as number) > d) {
+    distances[at] = distances[at - 1] as number;
+    ids[at] = ids[at - 1] as number;
+    at--;
+  }
+  distances[at] = d;
+  ids[at] = id;
+}
+
+/**
  * The `k` nearest training points to `query`, ordered by (distance, index); `exclude` is the query's own
  * index when it is a training point (fit mode), or -1.
  */
@@ -51,17 +67,7 @@ export function nearest(train: readonly Point[], query: Point, k: number, exclud
   const distances: number[] = [];
   for (let j = 0; j < train.length; j++) {
     if (j === exclude) continue;
-    const d = euclidean(query, train[j] as Point);
-    if (indices.length === k && d >= (distances[k - 1] as number)) continue;
-    // Insertion into a short sorted list: a later index never overtakes an equal distance.
-    let at = indices.length === k ? k - 1 : indices.length;
-    while (at > 0 && (distances[at - 1] as number) > d) {
-      distances[at] = distances[at - 1] as number;
-      indices[at] = indices[at - 1] as number;
-      at--;
-    }
-    distances[at] = d;
-    indices[at] = j;
+    insertNearest(indices, distances, k, j, euclidean(query, train[j] as Point));
   }
   return { indices, distances };
 }
