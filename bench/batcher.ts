@@ -10,7 +10,7 @@
  * (rejections count as misses). Goodput (completed by deadline per second of trace) is reported
  * beside them.
  */
-import { CLUSTER, MODELS, traceOptions } from './lib/batching-scenario.js';
+import { CLUSTER, MODELS, SCENARIO_PARAMS, traceOptions } from './lib/batching-scenario.js';
 import { bufferTimePolicy, gpuflowPolicy } from './lib/batching-policies.js';
 import { simulate } from './lib/batching-sim.js';
 import { generateTrace } from './lib/traces.js';
@@ -32,9 +32,7 @@ export async function run(args: string[]): Promise<BenchRow[]> {
     meanRatePerSec: MEAN_RATE_PER_SEC,
     durationMs,
     requests: trace.length,
-    cluster: `${CLUSTER.gpus} x ${CLUSTER.device.name}, one batch at a time per GPU`,
-    models: MODELS.map((m) => m.model),
-    classes: 'realtime 20% (deadline 40-80 ms), interactive 50% (150-400 ms), batch 30% (2-5 s)',
+    ...SCENARIO_PARAMS,
     maxQueueDelayMs: MAX_QUEUE_DELAY_MS,
     maxBatchSize: MAX_BATCH,
     virtualTime: true,

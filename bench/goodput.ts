@@ -12,7 +12,7 @@
  *
  * `--quick` shortens the traces (a smoke run, not for results).
  */
-import { CLUSTER, MODELS, traceOptions } from './lib/batching-scenario.js';
+import { CLUSTER, MODELS, SCENARIO_PARAMS, traceOptions } from './lib/batching-scenario.js';
 import { goodputAt, type GoodputResult } from './lib/batching-goodput.js';
 import { gpuflowPolicy, rayServePolicy, tritonPolicy, type RayServeOptions, type TritonOptions } from './lib/batching-policies.js';
 import type { SimPolicy } from './lib/batching-sim.js';
@@ -91,9 +91,7 @@ export async function run(args: string[]): Promise<BenchRow[]> {
           baseMeanRatePerSec: BASE_RATE_PER_SEC,
           durationMs,
           requests: base.length,
-          cluster: `${CLUSTER.gpus} x ${CLUSTER.device.name}, one batch at a time per GPU`,
-          models: MODELS.map((m) => m.model),
-          classes: 'realtime 20% (deadline 40-80 ms), interactive 50% (150-400 ms), batch 30% (2-5 s)',
+          ...SCENARIO_PARAMS,
           attainmentBar: ATTAINMENT,
           gpuflow: { maxQueueDelayMs: GPUFLOW_MAX_QUEUE_DELAY_MS, sizing: 'model-based', discipline: 'class priority with aging, EDF' },
           virtualTime: true,

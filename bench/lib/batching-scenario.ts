@@ -20,6 +20,13 @@ export const CLASSES: readonly ClassMix[] = [
 
 export const CLUSTER: ClusterOptions = { gpus: 4, device: DEVICE_PROFILES.L4, models: MODELS, seed: 17, noiseCv: 0.05 };
 
+/** How the scenario is described in every result's params. */
+export const SCENARIO_PARAMS = {
+  cluster: `${CLUSTER.gpus} x ${CLUSTER.device.name}, one batch at a time per GPU`,
+  models: MODELS.map((m) => m.model),
+  classes: 'realtime 20% (deadline 40-80 ms), interactive 50% (150-400 ms), batch 30% (2-5 s)',
+};
+
 export function traceOptions(shape: TraceShape, meanRatePerSec: number, durationMs: number, seed: number): TraceOptions {
   return {
     shape,
