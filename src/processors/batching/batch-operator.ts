@@ -17,7 +17,7 @@
 import { Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { InferenceRequest } from '../../domain/events/request.js';
 import type { BatchFormed, RequestRejected } from '../../domain/events/scheduler.js';
-import type { Batcher, BatcherState } from './batcher.js';
+import { copyState, type Batcher, type BatcherState } from './batcher.js';
 import type { BatcherEvent } from './batcher-event.js';
 import type { BatcherInput, BatcherStopped, BatcherTimer, TimerFired } from './batcher-input.js';
 import { TimingWheel, type TimerId } from './timing-wheel.js';
@@ -34,7 +34,7 @@ export interface BatchRequestsOptions {
   readonly scheduler: SchedulerLike;
   /** Timing-wheel resolution, ms (default 1). */
   readonly tickMs?: number;
-  /** State to start from (a restored snapshot); default the batcher's initial state. */
+  /** State to start from (a restored snapshot; each subscription starts from its own copy); default the batcher's initial state. */
   readonly initialState?: BatcherState;
   /** Sees every decided event, internal ones included (for recording decisions). */
   readonly onEvent?: (event: BatcherEvent) => void;
@@ -44,7 +44,7 @@ export function batchRequests(options: BatchRequestsOptions): OperatorFunction<B
   const { batcher, scheduler } = options;
   return (source) =>
     new Observable<BatcherOutput>((subscriber) => {
-      let state = options.initialState ?? batcher.initialState();
+      let state = options.initialState === undefined ? batcher.initialState() : copyState(options.initialState);
       const wheel = new TimingWheel<BatcherTimer>({ startMs: scheduler.now(), tickMs: options.tickMs ?? 1 });
       const timeoutTimers = new Map<string, TimerId>();
       const flushTimers = new Map<string, TimerId>();

@@ -18,15 +18,23 @@
  *
  * Timers are asked for, not kept: RequestQueued carries the request's timeout and FlushTimerSet a
  * queue's next flush; the shell holds them (in a timing wheel) and feeds TimerFired back.
+ *
+ * State and purity: each queue's requests live in a mutable, indexed RequestQueue, so that an
+ * arrival, a batch and a rejection cost O(log n) however deep the queue (a copy per arrival cost
+ * O(n)). `evolve` and `apply` therefore consume the state they are given: it changes in place, and
+ * the caller keeps only the state they return. `decide` is pure: it rolls back what it folded
+ * while deciding. To use one state twice (a snapshot, a test), start each use from
+ * `copyState(state)`; compare states with `snapshotOf`.
  */
 import type { Decider } from '../../domain/decider.js';
 import type { InferenceRequest } from '../../domain/events/request.js';
 import type { BatchFormed, RequestRejected } from '../../domain/events/scheduler.js';
 import type { BatcherEvent, QueueConfigured } from './batcher-event.js';
 import type { BatcherInput, BatcherTimer } from './batcher-input.js';
-import { classPriorityWithAging, effectiveRank, type DisciplineContext, type QueueDiscipline } from './queue-discipline.js';
+import { classPriorityWithAging, type DisciplineContext, type QueueDiscipline } from './queue-discipline.js';
 import { DEFAULT_QUEUE_POLICY, type QueuePolicy, type SizingConfig } from './queue-policy.js';
 import type { QueuedRequest } from './queued-request.js';
+import { rankAt, RequestQueue, type UndoLog } from './request-queue.js';
 import { initialEstimate, observeServiceTime, predictServiceMs, type ServiceTimeEstimate } from './service-time.js';
 import { aimdSizing } from './sizing/aimd.js';
 import { modelBasedSizing } from './sizing/model-based.js';
@@ -40,18 +48,14 @@ export interface QueueState {
   readonly preferredBatchSizes: readonly number[];
   readonly maxQueueDelayMs: number;
   readonly policy: QueuePolicy;
-  /** In arrival order. */
-  readonly requests: readonly QueuedRequest[];
+  /** Changed in place by evolve (see the file's comment). */
+  readonly requests: RequestQueue;
   readonly nextSeq: number;
   readonly batchesFormed: number;
   readonly estimate: ServiceTimeEstimate;
   readonly sizing: unknown;
   readonly discipline: unknown;
   readonly flushAtMs: number | null;
-  /** Earliest deadline among requests not timed out (Infinity when none). */
-  readonly tightestDeadlineMs: number;
-  /** Arrival of the oldest queued request (Infinity when empty). */
-  readonly oldestArrivalMs: number;
 }
 
 export interface BatcherState {
@@ -77,6 +81,10 @@ export interface BatcherStep {
   readonly members: ReadonlyMap<string, readonly InferenceRequest[]>;
 }
 
+/**
+ * The batcher decider. `decide` is pure; `evolve` and `apply` change the state they are given in
+ * place and return it (or a state sharing its queues): use only what they return.
+ */
 export type Batcher = Decider<BatcherState, BatcherInput, BatcherEvent> & {
   /**
    * decide and evolve in one pass: deciding already folds each event to see its effect, so the
@@ -126,7 +134,7 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
     const target = policy.target(queue.sizing, {
       nowMs,
       maxBatch: queue.maxBatch,
-      tightestDeadlineMs: queue.tightestDeadlineMs,
+      tightestDeadlineMs: queue.requests.tightestDeadlineMs,
       estimate: queue.estimate,
       headroom: queue.policy.headroom,
       ...(candidateDeadlinesMs === undefined ? {} : { candidateDeadlinesMs }),
@@ -136,7 +144,7 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
 
   /** Whether the queue would send a batch now given capacity, how big, and why. */
   const planOf = (queue: QueueState, nowMs: number): Plan => {
-    const n = queue.requests.length;
+    const n = queue.requests.size;
     if (n === 0 || queue.maxBatch < 1) return { ready: false, size: 0, reason: 'MAX_DELAY', dueAtMs: Infinity };
     const target = targetOf(queue, nowMs);
     const upper = Math.min(n, target);
@@ -144,8 +152,8 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
     let preferred = 0;
     for (const p of queue.preferredBatchSizes) if (p <= upper && p > preferred) preferred = p;
     if (preferred > 0) return { ready: true, size: preferred, reason: 'PREFERRED_SIZE', dueAtMs: nowMs };
-    const latestStartMs = queue.tightestDeadlineMs - predictServiceMs(queue.estimate, upper) * queue.policy.headroom;
-    const maxDelayAtMs = queue.oldestArrivalMs + queue.maxQueueDelayMs;
+    const latestStartMs = queue.requests.tightestDeadlineMs - predictServiceMs(queue.estimate, upper) * queue.policy.headroom;
+    const maxDelayAtMs = queue.requests.oldestArrivalMs + queue.maxQueueDelayMs;
     if (nowMs >= latestStartMs) return { ready: true, size: upper, reason: 'DEADLINE', dueAtMs: nowMs };
     if (nowMs >= maxDelayAtMs) return { ready: true, size: upper, reason: 'MAX_DELAY', dueAtMs: nowMs };
     return { ready: false, size: upper, reason: 'MAX_DELAY', dueAtMs: Math.min(latestStartMs, maxDelayAtMs) };
@@ -159,11 +167,13 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
       public state: BatcherState,
       readonly nowMs: number,
       readonly inputRef: string,
+      /** Set when deciding only: every change to a queue records its inverse here. */
+      readonly undo: UndoLog | undefined,
     ) {}
 
     emit(event: BatcherEvent): void {
       this.events.push(event);
-      this.state = evolve(this.state, event);
+      this.state = evolveWith(this.state, event, this.undo);
     }
 
     reject(request: InferenceRequest, reason: string): void {
@@ -188,7 +198,7 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
           if (!plan.ready) continue;
           const head = discipline.select(queue.discipline, queue.requests, 1, contextOf(queue, this.nowMs))[0];
           if (head === undefined) continue;
-          const rank = effectiveRank(head, contextOf(queue, this.nowMs));
+          const rank = rankAt(head, this.nowMs, queue.policy.agingMs);
           const deadlineMs = head.request.deadlineMs;
           if (best === undefined || rank < best.rank || (rank === best.rank && deadlineMs < best.deadlineMs)) {
             best = { queue, plan, rank, deadlineMs };
@@ -257,8 +267,8 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
     }
   }
 
-  const apply = (state: BatcherState, input: BatcherInput, nowMs: number): BatcherStep => {
-    const d = new Decision(state, nowMs, inputRefOf(input, nowMs));
+  const apply = (state: BatcherState, input: BatcherInput, nowMs: number, undo?: UndoLog): BatcherStep => {
+    const d = new Decision(state, nowMs, inputRefOf(input, nowMs), undo);
     switch (input.type) {
       case 'ManifestUpdated': {
         const { manifest } = input;
@@ -287,8 +297,8 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
           d.reject(request, `model ${queue.key} does not fit the device memory budget even in a batch of one`);
           break;
         }
-        if (queue.requests.length >= queue.policy.maxQueueSize) {
-          d.reject(request, `queue full: ${queue.requests.length} requests waiting for ${queue.key} (max ${queue.policy.maxQueueSize})`);
+        if (queue.requests.size >= queue.policy.maxQueueSize) {
+          d.reject(request, `queue full: ${queue.requests.size} requests waiting for ${queue.key} (max ${queue.policy.maxQueueSize})`);
           break;
         }
         const aloneMs = predictServiceMs(queue.estimate, 1) * queue.policy.headroom;
@@ -330,7 +340,7 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
       }
       case 'BatcherStopped':
         for (const queue of Object.values(state.queues)) {
-          for (const q of queue.requests) d.reject(q.request, 'batcher stopped before the request was batched');
+          for (const q of [...queue.requests]) d.reject(q.request, 'batcher stopped before the request was batched');
         }
         break;
     }
@@ -340,7 +350,7 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
 
   const timeout = (d: Decision, timer: Extract<BatcherTimer, { kind: 'timeout' }>): void => {
     const queue = d.state.queues[timer.queue];
-    const queued = queue?.requests.find((q) => q.request.requestId === timer.requestId);
+    const queued = queue?.requests.get(timer.requestId);
     if (queue === undefined || queued === undefined || queued.timedOut) return;
     if (queue.policy.onTimeout === 'keep') {
       d.emit({ type: 'RequestTimedOut', queue: queue.key, requestId: timer.requestId });
@@ -352,42 +362,37 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
       : `deadline can no longer be met: waited ${waited} ms, ${(queued.request.deadlineMs - d.nowMs).toFixed(1)} ms left`);
   };
 
-  const evolve = (state: BatcherState, event: BatcherEvent): BatcherState => {
+  const evolveWith = (state: BatcherState, event: BatcherEvent, undo: UndoLog | undefined): BatcherState => {
     switch (event.type) {
       case 'QueueConfigured':
         return configure(state, event);
       case 'RequestQueued':
-        return updateQueue(state, event.queue, (q) => ({
-          ...q,
-          requests: appended(q.requests, event.queued),
-          nextSeq: event.queued.seq + 1,
-          tightestDeadlineMs: event.queued.timedOut ? q.tightestDeadlineMs : Math.min(q.tightestDeadlineMs, event.queued.request.deadlineMs),
-          oldestArrivalMs: Math.min(q.oldestArrivalMs, event.queued.arrivedAtMs),
-        }));
+        return updateQueue(state, event.queue, (q) => {
+          q.requests.add(event.queued, undo);
+          return { ...q, nextSeq: event.queued.seq + 1 };
+        });
       case 'BatchFormed': {
-        const ids = new Set(event.requestIds);
         const next = updateQueue(state, queueKey(event.model, event.modelVersion), (q) => {
-          const members = q.requests.filter((r) => ids.has(r.request.requestId));
+          const members: QueuedRequest[] = [];
+          for (const id of event.requestIds) {
+            const member = q.requests.get(id);
+            if (member !== undefined) members.push(member);
+          }
           const context = { nowMs: event.atMs, agingMs: q.policy.agingMs };
-          return withRequests(
-            { ...q, batchesFormed: q.batchesFormed + 1, discipline: discipline.charge(q.discipline, members, q.requests, context) },
-            q.requests.filter((r) => !ids.has(r.request.requestId)),
-          );
+          const charged = discipline.charge(q.discipline, members, q.requests, context);
+          for (const id of event.requestIds) q.requests.remove(id, undo);
+          return { ...q, batchesFormed: q.batchesFormed + 1, discipline: charged };
         });
         return { ...next, capacity: Math.max(0, next.capacity - 1) };
       }
       case 'RequestRejected': {
-        const key = Object.keys(state.queues).find((k) => {
-          const q = state.queues[k]!;
-          return q.model === event.model && q.requests.some((r) => r.request.requestId === event.requestId);
-        });
-        if (key === undefined) return state;
-        return updateQueue(state, key, (q) => withRequests(q, q.requests.filter((r) => r.request.requestId !== event.requestId)));
+        const queue = Object.values(state.queues).find((q) => q.model === event.model && q.requests.get(event.requestId) !== undefined);
+        queue?.requests.remove(event.requestId, undo);
+        return state;
       }
       case 'RequestTimedOut':
-        return updateQueue(state, event.queue, (q) =>
-          withRequests(q, q.requests.map((r) => (r.request.requestId === event.requestId ? { ...r, timedOut: true } : r))),
-        );
+        state.queues[event.queue]?.requests.markTimedOut(event.requestId, undo);
+        return state;
       case 'FlushTimerSet':
         return updateQueue(state, event.queue, (q) => ({ ...q, flushAtMs: event.atMs }));
       case 'CapacityGranted':
@@ -414,24 +419,30 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
       preferredBatchSizes: manifest.preferredBatchSizes.filter((p) => p >= 1 && p <= maxBatch),
       maxQueueDelayMs: manifest.maxQueueDelayMs,
       policy,
-      requests: existing?.requests ?? [],
+      // A new aging period changes every request's urgency key: the queue is re-indexed.
+      requests: existing === undefined ? new RequestQueue(policy.agingMs) : existing.requests.agingMs === policy.agingMs ? existing.requests : existing.requests.copy(policy.agingMs),
       nextSeq: existing?.nextSeq ?? 0,
       batchesFormed: existing?.batchesFormed ?? 0,
       estimate: existing !== undefined && existing.estimate.window.length > 0 ? existing.estimate : initialEstimate(policy.prior, policy.estimateWindow),
       sizing: keepSizing ? existing.sizing : sizing.initialState(Math.max(1, maxBatch)),
       discipline: existing?.discipline ?? discipline.initialState(),
       flushAtMs: existing?.flushAtMs ?? null,
-      tightestDeadlineMs: existing?.tightestDeadlineMs ?? Infinity,
-      oldestArrivalMs: existing?.oldestArrivalMs ?? Infinity,
     };
     return { ...state, queues: { ...state.queues, [event.queue]: queue }, routes: { ...state.routes, [manifest.model]: manifest.version } };
   };
 
   return {
     initialState: () => ({ queues: {}, routes: {}, capacity: 0 }),
-    decide: (state, input, nowMs) => apply(state, input, nowMs).events,
-    evolve,
-    apply,
+    decide: (state, input, nowMs) => {
+      const undo: UndoLog = [];
+      try {
+        return apply(state, input, nowMs, undo).events;
+      } finally {
+        for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+      }
+    },
+    evolve: (state, event) => evolveWith(state, event, undefined),
+    apply: (state, input, nowMs) => apply(state, input, nowMs),
   };
 }
 
@@ -448,25 +459,24 @@ function efficientBatch(queue: QueueState): number {
   return queue.maxBatch;
 }
 
-function appended<T>(items: readonly T[], item: T): T[] {
-  const next = items.slice();
-  next.push(item);
-  return next;
-}
-
 function updateQueue(state: BatcherState, key: string, change: (queue: QueueState) => QueueState): BatcherState {
   const queue = state.queues[key];
   if (queue === undefined) return state;
   return { ...state, queues: { ...state.queues, [key]: change(queue) } };
 }
 
-/** Replaces the queue's requests and recomputes what is cached about them. */
-function withRequests(queue: QueueState, requests: readonly QueuedRequest[]): QueueState {
-  let tightestDeadlineMs = Infinity;
-  let oldestArrivalMs = Infinity;
-  for (const r of requests) {
-    if (!r.timedOut && r.request.deadlineMs < tightestDeadlineMs) tightestDeadlineMs = r.request.deadlineMs;
-    if (r.arrivedAtMs < oldestArrivalMs) oldestArrivalMs = r.arrivedAtMs;
+/** A state that shares nothing mutable with `state`: start each use of one state from its own copy. */
+export function copyState(state: BatcherState): BatcherState {
+  const queues: Record<string, QueueState> = {};
+  for (const [key, queue] of Object.entries(state.queues)) queues[key] = { ...queue, requests: queue.requests.copy() };
+  return { ...state, queues };
+}
+
+/** The state as plain data (queued requests in arrival order), for comparing two states. */
+export function snapshotOf(state: BatcherState): unknown {
+  const queues: Record<string, unknown> = {};
+  for (const [key, queue] of Object.entries(state.queues)) {
+    queues[key] = { ...queue, requests: [...queue.requests].map((q) => ({ request: q.request, seq: q.seq, arrivedAtMs: q.arrivedAtMs, timeoutAtMs: q.timeoutAtMs, timedOut: q.timedOut })) };
   }
-  return { ...queue, requests, tightestDeadlineMs, oldestArrivalMs };
+  return { ...state, queues };
 }

@@ -7,7 +7,8 @@
  *
  * The round robin's state advances only when a batch is formed (`charge` replays the same pick
  * on the queue the batch was drawn from), so choosing without forming changes nothing and a
- * replay of the batcher's events rebuilds the same state.
+ * replay of the batcher's events rebuilds the same state. Each pick walks the whole queue (O(n)),
+ * as the round robin needs every tenant's head.
  */
 import { INITIAL_FAIR_SHARE, weightedFairShare, type FairShareState } from '../scheduling/fair-share.js';
 import type { TenantTable } from '../scheduling/tenants.js';
@@ -37,7 +38,7 @@ export function tenantFairShare(tenants: TenantTable): QueueDiscipline<FairShare
   return {
     name: 'tenant-weighted-fair-share',
     initialState: () => INITIAL_FAIR_SHARE,
-    select: (state, queued, count) => pick(state, queued.map(entry), count).picked.map((e) => e.queued),
-    charge: (state, members, queued) => pick(state, queued.map(entry), members.length).state,
+    select: (state, queued, count) => pick(state, [...queued].map(entry), count).picked.map((e) => e.queued),
+    charge: (state, members, queued) => pick(state, [...queued].map(entry), members.length).state,
   };
 }

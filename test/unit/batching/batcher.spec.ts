@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { step } from '../../../src/domain/decider.js';
-import { createBatcher, type BatcherState } from '../../../src/processors/batching/batcher.js';
+import { copyState, createBatcher, snapshotOf, type BatcherState } from '../../../src/processors/batching/batcher.js';
 import type { BatcherEvent } from '../../../src/processors/batching/batcher-event.js';
 import type { BatcherInput } from '../../../src/processors/batching/batcher-input.js';
 import { arrived, capacity, manifest, prepared, request } from './helpers.js';
@@ -75,20 +75,22 @@ describe('batcher decider', () => {
     for (let i = 0; i < 20; i++) inputs.push([i * 3, arrived(request(`r${i}`, { sloClass: (['realtime', 'interactive', 'batch'] as const)[i % 3], deadlineMs: 100 + i }))]);
     inputs.push([20, capacity(2)], [41, { type: 'TimerFired', timer: { kind: 'timeout', queue: 'm@1', requestId: 'r9' } }], [45, capacity(1)]);
     inputs.push([50, { type: 'BatchObserved', model: 'm', modelVersion: '1', batchSize: 3, serviceTimeMs: 7, inputRef: 'inference.results:0:1' }]);
-    const live = when(batcher, start, inputs);
-    const replayed = live.events.reduce(batcher.evolve, start);
-    expect(replayed).toEqual(live.state);
-    expect(JSON.stringify(when(batcher, start, inputs).events)).toBe(JSON.stringify(live.events));
+    // evolve changes a state in place: each run starts from its own copy of the start.
+    const live = when(batcher, copyState(start), inputs);
+    const replayed = live.events.reduce(batcher.evolve, copyState(start));
+    expect(snapshotOf(replayed)).toEqual(snapshotOf(live.state));
+    expect(live.state.queues['m@1']!.requests.size).toBeGreaterThan(0);
+    expect(JSON.stringify(when(batcher, copyState(start), inputs).events)).toBe(JSON.stringify(live.events));
   });
 
   it('hands the shell each formed batch with its requests, and the state its events fold to', () => {
     const batcher = createBatcher();
     const state = prepared(batcher, { manifest: { maxBatchSize: 2 } });
     const { state: waiting } = when(batcher, state, [[1, arrived(request('a'))], [1, arrived(request('b'))]]);
-    const result = batcher.apply(waiting, capacity(1), 2);
+    const result = batcher.apply(copyState(waiting), capacity(1), 2);
     const formed = result.events.find((e) => e.type === 'BatchFormed');
     expect(formed?.type === 'BatchFormed' && result.members.get(formed.batchId)?.map((r) => r.requestId)).toEqual(['a', 'b']);
-    expect(result.events.reduce(batcher.evolve, waiting)).toEqual(result.state);
+    expect(snapshotOf(result.events.reduce(batcher.evolve, copyState(waiting)))).toEqual(snapshotOf(result.state));
   });
 
   it('rejects everything still queued when it stops', () => {
@@ -96,6 +98,23 @@ describe('batcher decider', () => {
     const state = prepared(batcher);
     const { events, state: after } = when(batcher, state, [[1, arrived(request('a'))], [2, arrived(request('b'))], [3, { type: 'BatcherStopped', inputRef: 'stop' }]]);
     expect(domain(events).map((e) => e.type === 'RequestRejected' && e.requestId)).toEqual(['a', 'b']);
-    expect(after.queues['m@1']!.requests).toHaveLength(0);
+    expect(after.queues['m@1']!.requests.size).toBe(0);
+  });
+
+  it('decides without changing the state it is given', () => {
+    const batcher = createBatcher({ defaults: { onTimeout: 'keep', timeoutMs: 5 } });
+    const { state } = when(batcher, prepared(batcher, { manifest: { maxBatchSize: 2, maxQueueDelayMs: 50 } }), [
+      [1, arrived(request('a', { sloClass: 'batch' }))],
+      [2, arrived(request('b', { sloClass: 'realtime' }))],
+      [3, arrived(request('c'))],
+    ]);
+    const before = snapshotOf(copyState(state));
+    batcher.decide(state, { type: 'TimerFired', timer: { kind: 'timeout', queue: 'm@1', requestId: 'a' } }, 6);
+    batcher.decide(state, capacity(1), 7);
+    batcher.decide(state, { type: 'BatcherStopped', inputRef: 'stop' }, 8);
+    expect(snapshotOf(state)).toEqual(before);
+    // ... and the restored queue still draws in urgency order.
+    const { events } = when(batcher, state, [[9, capacity(1)]]);
+    expect(domain(events)).toMatchObject([{ type: 'BatchFormed', requestIds: ['b', 'c'] }]);
   });
 });

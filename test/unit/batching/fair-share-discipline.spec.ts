@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { step } from '../../../src/domain/decider.js';
-import { createBatcher, type BatcherState } from '../../../src/processors/batching/batcher.js';
+import { copyState, createBatcher, snapshotOf, type BatcherState } from '../../../src/processors/batching/batcher.js';
 import { tenantFairShare } from '../../../src/processors/batching/fair-share-discipline.js';
 import type { QueueDiscipline } from '../../../src/processors/batching/queue-discipline.js';
 import { tenantTable } from '../../../src/processors/scheduling/tenants.js';
@@ -11,7 +11,7 @@ describe('tenant fair share as the queue discipline', () => {
     const discipline = tenantFairShare(tenantTable({ a: { weight: 3 }, b: { weight: 1 } })) as QueueDiscipline<unknown>;
     const batcher = createBatcher({ discipline });
     let state: BatcherState = prepared(batcher, { manifest: { maxBatchSize: 4 } });
-    const start = state;
+    const start = copyState(state);
     const events = [];
     // Both tenants keep 40 requests waiting: far more than the batches take.
     for (let i = 0; i < 40; i++) {
@@ -30,6 +30,6 @@ describe('tenant fair share as the queue discipline', () => {
     }
     // 8 batches of 4 = 32 requests, 3:1.
     expect(counts).toEqual({ a: 24, b: 8 });
-    expect(events.reduce(batcher.evolve, start)).toEqual(state);
+    expect(snapshotOf(events.reduce(batcher.evolve, start))).toEqual(snapshotOf(state));
   });
 });
