@@ -1,6 +1,9 @@
-/** The one place a kafkajs client is created: brokers from config, logs through gpuflow's logger. */
-import kafkajs, { type Kafka, type KafkaConfig, type LogEntry } from 'kafkajs';
-import type { Config } from '../config.js';
+/** The one place a kafkajs client is created: brokers and security from config, logs through gpuflow's logger. */
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import kafkajs, { type Kafka, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { Config, KafkaSecurity } from '../config.js';
+import { ConfigError } from '../domain/errors.js';
 import type { Logger } from '../log.js';
 
 export type { Kafka } from 'kafkajs';
@@ -18,6 +21,34 @@ const LEVELS: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+function readPem(file: string, variable: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (cause) {
+    throw new ConfigError(`cannot read ${file} (${variable})`, { cause });
+  }
+}
+
+/** kafkajs's `ssl` and `sasl` options from the typed settings; files and the password are read now, at client creation. */
+export function kafkaSecurityOptions(security: KafkaSecurity): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  const options: Pick<KafkaConfig, 'ssl' | 'sasl'> = {};
+  if (security.ssl) {
+    const { caFile, certFile, keyFile } = security.ssl;
+    const tls: ConnectionOptions = { rejectUnauthorized: true };
+    if (caFile) tls.ca = [readPem(caFile, 'KAFKA_SSL_CA_FILE')];
+    if (certFile && keyFile) {
+      tls.cert = readPem(certFile, 'KAFKA_SSL_CERT_FILE');
+      tls.key = readPem(keyFile, 'KAFKA_SSL_KEY_FILE');
+    }
+    options.ssl = tls;
+  }
+  if (security.sasl) {
+    const { mechanism, username, password } = security.sasl;
+    options.sasl = { mechanism, username, password: password.reveal() } as SASLOptions;
+  }
+  return options;
+}
+
 export function createKafka(config: Config, logger: Logger, overrides: Partial<KafkaConfig> = {}): Kafka {
   return new KafkaClient({
     clientId: config.clientId,
@@ -32,6 +63,7 @@ export function createKafka(config: Config, logger: Logger, overrides: Partial<K
         logger[TRANSIENT.test(text) ? 'debug' : (LEVELS[level] ?? 'info')](`kafka.${String(message)}`, fields);
       },
     retry: { initialRetryTime: 100, retries: 8 },
+    ...kafkaSecurityOptions(config.kafkaSecurity),
     ...overrides,
   });
 }

@@ -34,6 +34,17 @@ export interface Component {
   readonly external: boolean;
   /** Loopback ports it listens on: taken by anything else, it cannot start. */
   readonly ports: number[];
+  /**
+   * Names of its processes (pid and log files under $GPUFLOW_HOME); default [name]. A local Kafka
+   * cluster has one per node.
+   */
+  readonly processNames?: string[];
+  /**
+   * For a component of several processes: the ports that must be free before `start` (those of the
+   * processes not running), and a process of ours still starting. Without it, `ports` and the pid in
+   * run/NAME.pid are used.
+   */
+  startState?(): Promise<{ portsToFree: number[]; pendingPid: number | undefined }>;
   /** How long SIGTERM may take before SIGKILL. */
   readonly stopGraceMs: number;
   /** Answers its health check now (bounded by a short timeout). */

@@ -37,6 +37,23 @@ function components(config: Config, options: StackOptions): Component[] {
 
 type UpOutcome = 'started' | 'alreadyRunning' | 'external';
 
+const processNamesOf = (component: Component): string[] => component.processNames ?? [component.name];
+
+/** The pid of the component's first live process that this stack started. */
+function firstOwnedPid(component: Component, config: Config): number | undefined {
+  for (const processName of processNamesOf(component)) {
+    const pid = ownedPid(config.home, processName, component.owns);
+    if (pid !== undefined) return pid;
+  }
+  return undefined;
+}
+
+/** Stops every process of the component that this stack started, at once; returns their pids. */
+async function stopAll(component: Component, config: Config, logger: Logger): Promise<number[]> {
+  const pids = await Promise.all(processNamesOf(component).map((processName) => stopOwned(config.home, processName, component.owns, component.stopGraceMs, logger)));
+  return pids.filter((pid): pid is number => pid !== undefined);
+}
+
 async function up(component: Component, config: Config, logger: Logger): Promise<UpOutcome> {
   const { name, address } = component;
   if (component.external) {
@@ -46,14 +63,15 @@ async function up(component: Component, config: Config, logger: Logger): Promise
   const owns = component.owns;
   if (await component.healthy()) {
     await component.refresh?.(logger);
-    logger.info('stack.already_running', { component: name, address, pid: ownedPid(config.home, name, owns) });
+    logger.info('stack.already_running', { component: name, address, pid: firstOwnedPid(component, config) });
     return 'alreadyRunning';
   }
   const release = await acquireStartLock(config.home, name, 300_000);
   try {
     // Another `up` may have started it while this one waited for the lock.
     if (await component.healthy()) return 'alreadyRunning';
-    const pending = ownedPid(config.home, name, owns);
+    const state = component.startState ? await component.startState() : { portsToFree: component.ports, pendingPid: ownedPid(config.home, name, owns) };
+    const pending = state.pendingPid;
     if (pending !== undefined) {
       // Alive, ours, but not answering yet (its starter gave up waiting): wait for it instead of starting another.
       logger.info('stack.waiting', { component: name, pid: pending });
@@ -61,7 +79,7 @@ async function up(component: Component, config: Config, logger: Logger): Promise
       await waitReady(() => component.healthy(), { name, pid: pending, log, logOffset: 0, timeoutMs: 180_000, hint: `see ${log}` });
       return 'alreadyRunning';
     }
-    for (const port of component.ports) {
+    for (const port of state.portsToFree) {
       if (await portInUse('127.0.0.1', port)) {
         throw new StackError(name, `port ${port} is taken by another program that does not answer as ${name}`, 'stop that program or choose other ports (see src/config.ts)');
       }
@@ -72,11 +90,11 @@ async function up(component: Component, config: Config, logger: Logger): Promise
       await component.start(logger);
     } catch (error) {
       // Never leave a half-started process behind.
-      await stopOwned(config.home, name, owns, component.stopGraceMs, logger).catch(() => undefined);
+      await stopAll(component, config, logger).catch(() => undefined);
       if (error instanceof GpuflowError) throw error;
       throw new StackError(name, `could not start: ${(error as Error).message}`, undefined, { cause: error });
     }
-    logger.info('stack.started', { component: name, address, pid: ownedPid(config.home, name, owns), ms: Date.now() - began });
+    logger.info('stack.started', { component: name, address, pid: firstOwnedPid(component, config), ms: Date.now() - began });
     return 'started';
   } finally {
     release();
@@ -108,8 +126,8 @@ export async function stackDown(config: Config, logger: Logger, options: Pick<St
   const list = components(config, options).filter((c) => !c.external);
   await Promise.all(
     list.map(async (component) => {
-      const pid = await stopOwned(config.home, component.name, component.owns, component.stopGraceMs, logger);
-      if (pid !== undefined) logger.info('stack.stopped', { component: component.name, pid });
+      const pids = await stopAll(component, config, logger);
+      if (pids.length > 0) logger.info('stack.stopped', { component: component.name, pid: pids[0], pids });
       else if (await component.healthy()) logger.warn('stack.not_ours', { component: component.name, address: component.address, detail: 'running, but not started by gpuflow: left alone' });
     }),
   );
@@ -121,8 +139,8 @@ export async function stackStatus(config: Config): Promise<ComponentStatus[]> {
     components(config, {}).map(async (component): Promise<ComponentStatus> => {
       const { name, address } = component;
       if (component.external) return { name, state: 'external', address, detail: 'given by the environment; not managed here' };
-      const pid = ownedPid(config.home, name, component.owns);
-      const log = logFile(config.home, name);
+      const pid = firstOwnedPid(component, config);
+      const log = processNamesOf(component).map((processName) => logFile(config.home, processName)).join(', ');
       if (await component.healthy()) {
         const detail = pid === undefined ? 'not started by gpuflow (stack down leaves it alone)' : `log ${log}`;
         return pid === undefined ? { name, state: 'running', address, detail } : { name, state: 'running', pid, address, detail };

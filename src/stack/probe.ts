@@ -1,5 +1,6 @@
 /** Health probes over loopback, each bounded by a short timeout and never throwing: a probe answers yes or no. */
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 
 /** The HTTP status of a GET, or undefined when nothing answers in time. */
 export async function httpStatus(url: string, timeoutMs = 2000): Promise<number | undefined> {
@@ -13,12 +14,13 @@ export async function httpStatus(url: string, timeoutMs = 2000): Promise<number 
 }
 
 /**
- * Sends `request` on a fresh TCP connection and collects the reply until `complete` says it is whole.
+ * Sends `request` on a fresh TCP (or TLS) connection and collects the reply until `complete` says it is whole.
  * Undefined when the port is closed, the peer hangs up early, or the timeout passes.
  */
-export function tcpExchange(host: string, port: number, request: Buffer, complete: (reply: Buffer) => boolean, timeoutMs = 2000): Promise<Buffer | undefined> {
+export function tcpExchange(host: string, port: number, request: Buffer, complete: (reply: Buffer) => boolean, timeoutMs = 2000, tls?: { ca: Buffer }): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
-    const socket = connect({ host, port });
+    // Over TLS the request goes once the handshake (with the server's certificate checked against `ca`) is done.
+    const socket: Socket = tls ? tlsConnect({ host, port, ca: [tls.ca] }) : connect({ host, port });
     let reply = Buffer.alloc(0);
     const finish = (value: Buffer | undefined): void => {
       clearTimeout(timer);
@@ -26,7 +28,7 @@ export function tcpExchange(host: string, port: number, request: Buffer, complet
       resolve(value);
     };
     const timer = setTimeout(() => finish(undefined), timeoutMs);
-    socket.once('connect', () => socket.write(request));
+    socket.once(tls ? 'secureConnect' : 'connect', () => socket.write(request));
     socket.on('data', (chunk: Buffer) => {
       reply = Buffer.concat([reply, chunk]);
       if (complete(reply)) finish(reply);

@@ -1,0 +1,225 @@
+/**
+ * A broker started by the stack with GPUFLOW_KAFKA_SECURITY=sasl_ssl: SASL/SCRAM-SHA-512 over TLS,
+ * StandardAuthorizer ACLs, two tenants provisioned through the stack. Tenant clients are configured
+ * the way a user configures them (KAFKA_SASL_* and KAFKA_SSL_CA_FILE) and use the project's producer
+ * and consumer source: each writes requests and reads only its own results; everything else is
+ * refused by the broker; and no password shows up in any log the broker or the clients wrote.
+ */
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { firstValueFrom, take, timeout, toArray } from 'rxjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, STACK_KAFKA_ADMIN, stackKafkaSecretsDir, stackKafkaTlsDir, type Config } from '../../src/config.js';
+import { createKafka, type Kafka } from '../../src/kafka/client.js';
+import { consume } from '../../src/kafka/consumer-source.js';
+import { createProducer } from '../../src/kafka/producer.js';
+import { createLogger, type Logger } from '../../src/log.js';
+import { stackStatus } from '../../src/stack/index.js';
+import { addKafkaTenant, REQUESTS_TOPIC, stackAdminKafka, tenantAcls, type TenantCredentials } from '../../src/stack/kafka-tenants.js';
+import { kafkaAnswers, kafkaNodeAnswers } from '../../src/stack/kafka.js';
+import { startLocalCluster, type LocalCluster } from '../helpers/cluster.js';
+import { uniqueName } from '../helpers/kafka.js';
+
+let cluster: LocalCluster;
+let clientLog: string;
+let clientLogger: Logger;
+let tenantA: TenantCredentials;
+let tenantB: TenantCredentials;
+const WRONG_PASSWORD = 'not-the-password-of-tenant-a-0451';
+
+/** A tenant's client, configured from the environment variables a user sets. */
+function tenantConfig(username: string, password: string): Config {
+  return loadConfig({
+    KAFKA_BROKERS: cluster.config.kafkaBrokers.join(','),
+    KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+    KAFKA_SASL_USERNAME: username,
+    KAFKA_SASL_PASSWORD: password,
+    KAFKA_SSL_CA_FILE: join(stackKafkaTlsDir(cluster.config.home), 'ca.pem'),
+    GPUFLOW_CLIENT_ID: `security-spec-${username}`,
+  });
+}
+
+const tenantKafka = (tenant: TenantCredentials, password = tenant.password.reveal()): Kafka =>
+  createKafka(tenantConfig(tenant.username, password), clientLogger.child({ tenant: tenant.tenant }));
+
+const clientLogLines = (pattern: RegExp): number => readFileSync(clientLog, 'utf8').split('\n').filter((line) => pattern.test(line)).length;
+
+/** The broker's error type (TOPIC_AUTHORIZATION_FAILED, ...) wherever kafkajs wrapped it. */
+function errorTypes(error: unknown): string[] {
+  const types: string[] = [];
+  for (let e = error as { type?: string; name?: string; message?: string; cause?: unknown; originalError?: unknown } | undefined; e; e = (e.cause ?? e.originalError) as typeof e) {
+    types.push(String(e.type ?? e.name), String(e.message));
+  }
+  return types;
+}
+
+async function refusal(run: () => Promise<unknown>): Promise<string> {
+  const outcome = await run().then(
+    () => 'accepted',
+    (error: unknown) => errorTypes(error).join(' | '),
+  );
+  return outcome;
+}
+
+beforeAll(async () => {
+  cluster = await startLocalCluster({ name: 'security', brokers: 1, portOffset: 400, security: 'sasl_ssl' });
+  clientLog = join(cluster.config.home, 'logs', 'clients.log');
+  mkdirSync(join(cluster.config.home, 'logs'), { recursive: true });
+  // Every client line at debug level goes to a file that the last test searches for secrets.
+  clientLogger = createLogger({ scope: 'security-spec' }, 'debug', (line) => appendFileSync(clientLog, `${line}\n`));
+  const admin = stackAdminKafka(cluster.config, clientLogger).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: REQUESTS_TOPIC, numPartitions: 2, replicationFactor: 1 }] });
+  } finally {
+    await admin.disconnect();
+  }
+  tenantA = await addKafkaTenant(cluster.config, clientLogger, 'tenant-a');
+  tenantB = await addKafkaTenant(cluster.config, clientLogger, 'tenant-b');
+}, 300_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+}, 120_000);
+
+describe('a SASL_SSL broker with tenant ACLs', () => {
+  it('runs with TLS only: a plaintext ApiVersions gets no answer, one over TLS does', async () => {
+    const [node] = cluster.nodes;
+    expect(await kafkaAnswers('127.0.0.1', node!.port)).toBe(false);
+    expect(await kafkaNodeAnswers(cluster.config, node!)).toBe(true);
+    expect((await stackStatus(cluster.config)).find((s) => s.name === 'kafka')).toMatchObject({ state: 'running', pid: expect.any(Number) });
+  });
+
+  it('keeps keys, passwords and the generated properties readable by their owner only', () => {
+    const tls = stackKafkaTlsDir(cluster.config.home);
+    for (const file of [join(tls, 'ca.key'), join(tls, 'node.key'), join(tls, 'node-keystore.pem'), join(stackKafkaSecretsDir(cluster.config.home), `${STACK_KAFKA_ADMIN}.password`), cluster.nodes[0]!.propertiesFile]) {
+      expect(statSync(file).mode & 0o077, file).toBe(0);
+    }
+    // Provisioning leaves no credential files behind.
+    expect(readdirSync(stackKafkaSecretsDir(cluster.config.home))).toEqual([`${STACK_KAFKA_ADMIN}.password`]);
+  });
+
+  it('grants a tenant exactly: write requests, read its results topic, use its own groups', () => {
+    expect(tenantAcls('tenant-a')).toEqual([
+      { resourceType: 'topic', resourceName: 'inference.requests', pattern: 'literal', operation: 'write' },
+      { resourceType: 'topic', resourceName: 'inference.requests', pattern: 'literal', operation: 'describe' },
+      { resourceType: 'topic', resourceName: 'inference.results.tenant-a', pattern: 'literal', operation: 'read' },
+      { resourceType: 'topic', resourceName: 'inference.results.tenant-a', pattern: 'literal', operation: 'describe' },
+      { resourceType: 'group', resourceName: 'tenant-a.', pattern: 'prefixed', operation: 'read' },
+    ]);
+    expect(tenantA.resultsTopic).toBe('inference.results.tenant-a');
+    expect(JSON.stringify(tenantA)).not.toContain(tenantA.password.reveal());
+  });
+
+  it("lets tenant A produce a request and read A's results", { timeout: 120_000 }, async () => {
+    const producer = await createProducer(tenantKafka(tenantA));
+    try {
+      await producer.send(REQUESTS_TOPIC, [{ key: 'model-x', value: Buffer.from('request from tenant-a') }]);
+    } finally {
+      await producer.disconnect();
+    }
+    // The worker (the stack's super user here) publishes the tenant's result.
+    const workerProducer = await createProducer(stackAdminKafka(cluster.config, clientLogger));
+    try {
+      await workerProducer.send(tenantA.resultsTopic, [{ key: 'tenant-a', value: Buffer.from('result for tenant-a') }]);
+    } finally {
+      await workerProducer.disconnect();
+    }
+    const source = consume(tenantKafka(tenantA), {
+      groupId: `${tenantA.groupPrefix}${uniqueName('results')}`,
+      topics: [tenantA.resultsTopic],
+      decode: async (value) => value.toString('utf8'),
+      deadLetters: { send: async (entry) => Promise.reject(new Error(`unexpected dead letter: ${entry.reason}`)) },
+      logger: clientLogger,
+      fromBeginning: true,
+    });
+    try {
+      const [delivery] = await firstValueFrom(source.deliveries$.pipe(take(1), timeout(60_000), toArray()));
+      expect(delivery!.value).toBe('result for tenant-a');
+      delivery!.ack();
+    } finally {
+      await source.close();
+    }
+  });
+
+  it("refuses tenant A on tenant B's results topic with an authorization error", { timeout: 60_000 }, async () => {
+    const source = consume(tenantKafka(tenantA), {
+      groupId: `${tenantA.groupPrefix}${uniqueName('steal')}`,
+      topics: [tenantB.resultsTopic],
+      decode: async (value) => value.toString('utf8'),
+      deadLetters: { send: async () => undefined },
+      logger: clientLogger,
+      fromBeginning: true,
+    });
+    try {
+      const outcome = await refusal(() => firstValueFrom(source.deliveries$.pipe(timeout(45_000))));
+      expect(outcome).toMatch(/TOPIC_AUTHORIZATION_FAILED/);
+    } finally {
+      await source.close();
+    }
+  });
+
+  it("refuses tenant A what its ACLs do not grant: others' requests, writing results, B's groups", { timeout: 60_000 }, async () => {
+    const kafka = tenantKafka(tenantA);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      // A group outside A's prefix. kafkajs turns the broker's refusal of FindCoordinator into "coordinator
+      // not found"; the broker's reason is in the response it logged.
+      const refusedBefore = clientLogLines(/GroupCoordinator.*Group authorization failed/);
+      expect(await refusal(() => admin.fetchOffsets({ groupId: `${tenantB.groupPrefix}reader`, topics: [tenantA.resultsTopic] }))).toMatch(/GroupCoordinatorNotFound/);
+      expect(clientLogLines(/GroupCoordinator.*Group authorization failed/)).toBeGreaterThan(refusedBefore);
+    } finally {
+      await admin.disconnect();
+    }
+    // Requests of every tenant: A may write there and see the topic, but a fetch needs READ.
+    const peek = consume(kafka, {
+      groupId: `${tenantA.groupPrefix}${uniqueName('peek')}`,
+      topics: [REQUESTS_TOPIC],
+      decode: async (value) => value.toString('utf8'),
+      deadLetters: { send: async () => undefined },
+      logger: clientLogger,
+      fromBeginning: true,
+    });
+    try {
+      expect(await refusal(() => firstValueFrom(peek.deliveries$.pipe(timeout(45_000))))).toMatch(/TOPIC_AUTHORIZATION_FAILED/);
+    } finally {
+      await peek.close();
+    }
+    const producer = await createProducer(kafka);
+    try {
+      expect(await refusal(() => producer.send(tenantA.resultsTopic, [{ key: 'forged', value: Buffer.from('forged result') }]))).toMatch(/TOPIC_AUTHORIZATION_FAILED/);
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+    }
+  });
+
+  it('refuses a wrong password and a client without credentials', { timeout: 60_000 }, async () => {
+    const wrong = createKafka(tenantConfig(tenantA.username, WRONG_PASSWORD), clientLogger, { retry: { retries: 0 } }).admin();
+    expect(await refusal(() => wrong.connect())).toMatch(/SASL|authentication failed/i);
+    await wrong.disconnect().catch(() => undefined);
+    const anonymous = createKafka(
+      loadConfig({ KAFKA_BROKERS: cluster.config.kafkaBrokers.join(','), KAFKA_SSL_CA_FILE: join(stackKafkaTlsDir(cluster.config.home), 'ca.pem') }),
+      clientLogger,
+      { retry: { retries: 0 }, connectionTimeout: 5_000, requestTimeout: 5_000 },
+    ).admin();
+    expect(await refusal(() => anonymous.listTopics())).not.toBe('accepted');
+    await anonymous.disconnect().catch(() => undefined);
+  });
+
+  it('writes no password into any log under GPUFLOW_HOME', () => {
+    const logs = join(cluster.config.home, 'logs');
+    const files = readdirSync(logs).map((f) => join(logs, f));
+    expect(files.map((f) => f.slice(logs.length + 1)).sort()).toEqual(['clients.log', 'kafka.log']);
+    const text = files.map((f) => readFileSync(f, 'utf8')).join('\n');
+    // The logs did record the events around the secrets, so the search below is a real one.
+    expect(text).toMatch(/Failed authentication with .*invalid credentials with SASL mechanism SCRAM-SHA-512/);
+    expect(text).toContain('stack.kafka.tenant');
+    expect(text).toContain(`SASL_SSL://127.0.0.1:${cluster.nodes[0]!.port}`);
+    const adminPassword = readFileSync(join(stackKafkaSecretsDir(cluster.config.home), `${STACK_KAFKA_ADMIN}.password`), 'utf8').trim();
+    for (const secret of [adminPassword, tenantA.password.reveal(), tenantB.password.reveal(), WRONG_PASSWORD]) {
+      expect(secret.length).toBeGreaterThanOrEqual(12);
+      expect(text.includes(secret), 'a password appears in a log').toBe(false);
+    }
+  });
+});
