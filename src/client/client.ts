@@ -4,6 +4,7 @@
  * delivery may bring are dropped here, so a caller sees exactly one outcome per request.
  */
 import { randomUUID } from 'node:crypto';
+import { context as otelContext, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Subject, type Observable } from 'rxjs';
 import type { Config } from '../config.js';
 import type { InferenceResult } from '../domain/events/result.js';
@@ -18,6 +19,9 @@ import { createDeadLetterSink } from '../kafka/dead-letters.js';
 import { endOffsets } from '../kafka/offsets.js';
 import { createProducer, type EventProducer } from '../kafka/producer.js';
 import { createRegistryClient } from '../kafka/registry.js';
+import { contextFromTraceparent, traceHeaders, traceparentOf } from '../tracing/kafka-headers.js';
+import { startTracing } from '../tracing/setup.js';
+import { ATTR, endWithError, SPAN, tracerOf } from '../tracing/spans.js';
 import { RequestCancelledError, RequestFailedError, RequestRejectedError, RequestTimeoutError } from './errors.js';
 
 export interface InferInput {
@@ -32,6 +36,7 @@ export interface InferInput {
   timeoutMs?: number;
   signal?: AbortSignal;
   requestId?: string;
+  /** W3C trace context to continue; the client's `infer` span becomes its child when tracing is on. */
   traceparent?: string;
 }
 
@@ -63,8 +68,11 @@ interface Pending {
 /** How many finished request ids are remembered to drop late duplicates. */
 const REMEMBERED = 1_000_000;
 
+const tracer = tracerOf('client');
+
 export async function createClient(config: Config, logger: Logger, options: { resultsTopic?: string; kafka?: Kafka } = {}): Promise<GpuflowClient> {
   const resultsTopic = options.resultsTopic ?? 'inference.results';
+  const tracing = await startTracing({ serviceName: 'gpuflow-client' });
   const kafka = options.kafka ?? createKafka(config, logger);
   const registry = createRegistryClient(config.schemaRegistryUrl);
   const requests = await avroCodec(registry, 'inference.requests', 'inference-request');
@@ -121,14 +129,26 @@ export async function createClient(config: Config, logger: Logger, options: { re
       if (input.signal?.aborted) throw new RequestCancelledError(requestId);
       const now = Date.now();
       const timeoutMs = input.timeoutMs ?? input.deadlineMs + 5_000;
+      // One span from the send to the answer; the request carries its context to the dispatcher.
+      const parent = input.traceparent ? contextFromTraceparent(input.traceparent) : otelContext.active();
+      const span = tracer.startSpan(SPAN.infer, {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          [ATTR.messagingSystem]: 'kafka', [ATTR.destination]: 'inference.requests', [ATTR.operation]: 'send',
+          [ATTR.requestId]: requestId, [ATTR.model]: input.model, [ATTR.tenant]: input.tenant, [ATTR.sloClass]: input.sloClass,
+        },
+      }, parent);
+      const spanContext = trace.setSpan(parent, span);
       const outcome = new Promise<InferOutput>((resolve, reject) => {
         const timer = setTimeout(() => {
           pending.delete(requestId);
+          endWithError(span, `no answer within ${timeoutMs} ms`);
           reject(new RequestTimeoutError(requestId, timeoutMs));
         }, timeoutMs);
         const onAbort = (): void => {
           pending.delete(requestId);
           clearTimeout(timer);
+          endWithError(span, 'cancelled');
           reject(new RequestCancelledError(requestId));
         };
         input.signal?.addEventListener('abort', onAbort, { once: true });
@@ -137,8 +157,14 @@ export async function createClient(config: Config, logger: Logger, options: { re
           input.signal?.removeEventListener('abort', onAbort);
         };
         pending.set(requestId, {
-          resolve: (r) => (settle(), resolve(r)),
-          reject: (e) => (settle(), reject(e)),
+          resolve: (r) => {
+            settle();
+            span.setAttributes({ [ATTR.status]: r.status, [ATTR.modelVersion]: r.modelVersion, [ATTR.batchId]: r.batchId, [ATTR.workerId]: r.workerId });
+            span.setStatus({ code: SpanStatusCode.OK });
+            span.end();
+            resolve(r);
+          },
+          reject: (e) => (settle(), endWithError(span, e), reject(e)),
         });
       });
       const value = await requests.encode({
@@ -150,10 +176,11 @@ export async function createClient(config: Config, logger: Logger, options: { re
         deadlineMs: now + input.deadlineMs,
         submittedAtMs: now,
         replyTo: resultsTopic,
-        traceparent: input.traceparent ?? '',
+        traceparent: traceparentOf(span) ?? input.traceparent ?? '',
         tensor: encodeTensor(input.tensor),
       });
-      await producer.send('inference.requests', [{ key: input.model, value }]);
+      const headers = traceHeaders(spanContext);
+      await producer.send('inference.requests', [{ key: input.model, value, ...(headers ? { headers } : {}) }]);
       stats.sent++;
       return outcome;
     },
@@ -164,6 +191,7 @@ export async function createClient(config: Config, logger: Logger, options: { re
       await source.close();
       await producer.disconnect();
       results$.complete();
+      await tracing.flush();
     },
   };
 }

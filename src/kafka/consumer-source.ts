@@ -27,7 +27,8 @@ export interface Delivery<T> {
 export interface ConsumeOptions<T> {
   groupId: string;
   topics: string[];
-  decode: (value: Buffer, topic: string) => Promise<T>;
+  /** Decodes one message; its position is given for events whose meaning depends on it (a compacted topic's newest). */
+  decode: (value: Buffer, topic: string, position: { partition: number; offset: string }) => Promise<T>;
   deadLetters: DeadLetterSink;
   logger: Logger;
   fromBeginning?: boolean;
@@ -160,7 +161,7 @@ function runConsumer<T>(kafka: Kafka, options: ConsumeOptions<T>, subscriber: Su
         let value: T;
         try {
           if (!message.value) throw new Error('empty message value');
-          value = await decode(message.value, batch.topic);
+          value = await decode(message.value, batch.topic, { partition: batch.partition, offset: message.offset });
         } catch (error) {
           await deadLetters.send({
             sourceTopic: batch.topic,

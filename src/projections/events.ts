@@ -2,7 +2,7 @@
  * What projections read: one tagged union over the topics they follow, so a fold sees every
  * source through one type. The tensor of a request is not part of it: no read model needs it.
  */
-import type { AnomalyAlert, GpuSample, Heartbeat, InferenceRequest, InferenceResult, SchedulerEvent, WorkerReport } from '../domain/events/index.js';
+import type { AnomalyAlert, GpuSample, Heartbeat, InferenceRequest, InferenceResult, ModelManifest, SchedulerEvent, WorkerReport } from '../domain/events/index.js';
 
 export type ProjectedRequest = Omit<InferenceRequest, 'tensor'>;
 export type ProjectedResult = Omit<InferenceResult, 'output'>;
@@ -14,7 +14,12 @@ export type ProjectedEvent =
   | { kind: 'heartbeat'; value: Heartbeat }
   | { kind: 'anomaly'; value: AnomalyAlert }
   | { kind: 'decision'; value: SchedulerEvent }
-  | { kind: 'report'; value: WorkerReport };
+  | { kind: 'report'; value: WorkerReport }
+  /**
+   * models.manifests is compacted and keyed by model, so a model's manifests share a partition and
+   * the newest is the one at the greatest offset: the offset comes with the event.
+   */
+  | { kind: 'manifest'; value: ModelManifest; offset: string };
 
 export type ProjectedKind = ProjectedEvent['kind'];
 
@@ -27,6 +32,7 @@ export const PROJECTED_SOURCES = {
   anomaly: { topic: 'gpu.anomalies', schema: 'anomaly-alert' },
   decision: { topic: 'scheduler.events', schema: 'scheduler-event' },
   report: { topic: 'worker.reports', schema: 'worker-report' },
+  manifest: { topic: 'models.manifests', schema: 'model-manifest' },
 } as const;
 
 export const PROJECTED_KINDS = Object.keys(PROJECTED_SOURCES) as ProjectedKind[];

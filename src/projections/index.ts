@@ -2,7 +2,9 @@
 import { anomaliesProjection } from './anomalies.js';
 import { batchSizesProjection } from './batch-sizes.js';
 import { clusterProjection } from './cluster.js';
+import { loadProjection } from './load.js';
 import { modelInferenceProjection } from './model-inference.js';
+import { modelVersionsProjection } from './model-versions.js';
 import type { Projection } from './projection.js';
 import { queuesProjection } from './queues.js';
 import { tenantSlaProjection } from './tenant-sla.js';
@@ -14,4 +16,6 @@ export const PROJECTIONS: readonly Projection[] = [
   modelInferenceProjection,
   batchSizesProjection,
   anomaliesProjection,
+  loadProjection,
+  modelVersionsProjection,
 ] as unknown as readonly Projection[];

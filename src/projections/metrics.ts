@@ -10,9 +10,12 @@
 import type { AnomalyDoc } from './anomalies.js';
 import type { BatchSizesDoc } from './batch-sizes.js';
 import { isDeviceDoc, isWorkerDoc, type ClusterDoc } from './cluster.js';
+import type { LoadDoc } from './load.js';
 import type { ModelInferenceDoc } from './model-inference.js';
+import type { ModelVersionsDoc } from './model-versions.js';
 import type { Doc, Docs } from './projection.js';
 import { isDepthDoc, type QueueDoc } from './queues.js';
+import { scalingSignals } from './scaling-signal.js';
 import type { SlaDoc } from './tenant-sla.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
@@ -87,6 +90,9 @@ export function metricFamilies(states: ProjectionStates, nowMs: number, staleAft
   const tc = (d: SlaDoc) => ({ tenant: d.tenant, class: d.sloClass });
   const batches = docs<BatchSizesDoc>(states, 'batch-sizes').map(([, d]) => d);
   const anomalies = docs<AnomalyDoc>(states, 'anomalies').map(([, d]) => d);
+  const stateOf = <D extends Doc>(name: string): Docs<D> => new Map(docs<D>(states, name));
+  const scaling = scalingSignals(stateOf<LoadDoc>('load'), stateOf<QueueDoc>('queues'), stateOf<ClusterDoc>('cluster'), nowMs, staleAfterMs);
+  const versions = docs<ModelVersionsDoc>(states, 'model-versions').map(([, d]) => d);
 
   const gpuflow = [
     family('gpuflow_workers', 'Workers by state: up (heartbeat within the liveness window), stale, evicted', 'gauge',
@@ -120,6 +126,14 @@ export function metricFamilies(states: ProjectionStates, nowMs: number, staleAft
     family('gpuflow_anomaly_alert_active', 'Whether the device has an active anomaly alert (1) or not (0)', 'gauge',
       anomalies.map((d) => ({ labels: { UUID: d.deviceUuid, kind: d.latest.kind }, value: d.active ? 1 : 0 }))),
     family('gpuflow_anomaly_alerts_raised_total', 'Anomaly alerts raised, per device', 'counter', anomalies.map((d) => ({ labels: { UUID: d.deviceUuid }, value: d.raised }))),
+    family('gpuflow_arrival_rate', 'Requests submitted per second over the last 30 s, per model and SLO class', 'gauge',
+      scaling.map((x) => ({ labels: { model: x.model, class: x.sloClass }, value: x.load.arrivalRatePerSec }))),
+    family('gpuflow_desired_workers', 'Workers the model\'s SLO class needs: Little\'s law at the target utilisation plus draining the queue within the class deadline', 'gauge',
+      scaling.map((x) => ({ labels: { model: x.model, class: x.sloClass }, value: x.desired }))),
+    family('gpuflow_model_version_current', 'Version of the newest manifest of each model (1), and the other versions announced (0)', 'gauge',
+      versions.flatMap((d) => Object.keys(d.versions).map((version) => ({ labels: { model: d.model, version }, value: version === d.current ? 1 : 0 })))),
+    family('gpuflow_model_traffic_share', 'Share of the most recent results each model version served', 'gauge',
+      versions.flatMap((d) => Object.entries(d.split).map(([version, share]) => ({ labels: { model: d.model, version }, value: share })))),
     family('gpuflow_anomaly_predicted_time_to_oom_seconds', 'Forecast time to out-of-memory of devices with an active alert that has one', 'gauge',
       anomalies.flatMap((d) => (d.active && d.latest.predictedTimeToOomMs !== null ? [{ labels: { UUID: d.deviceUuid }, value: d.latest.predictedTimeToOomMs / 1000 }] : []))),
   ];

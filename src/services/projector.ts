@@ -61,14 +61,14 @@ async function codecsFor(registry: RegistryClient, topicPrefix: string): Promise
   return codecs;
 }
 
-/** Decodes to the projected form: tensors are dropped at once, no read model keeps them. */
-async function decodeEvent(codecs: Codecs, bytes: Buffer, topic: string): Promise<ProjectedEvent> {
+/** Decodes to the projected form: tensors are dropped at once, no read model keeps them; a manifest keeps its offset. */
+async function decodeEvent(codecs: Codecs, bytes: Buffer, topic: string, offset: string): Promise<ProjectedEvent> {
   const entry = codecs.get(topic);
   if (!entry) throw new ConfigError(`the projector does not read ${topic}`);
   const value = (await entry.codec.decode(bytes)) as Record<string, unknown>;
   if (entry.kind === 'request') delete value.tensor;
   if (entry.kind === 'result') delete value.output;
-  return { kind: entry.kind, value } as ProjectedEvent;
+  return (entry.kind === 'manifest' ? { kind: entry.kind, value, offset } : { kind: entry.kind, value }) as ProjectedEvent;
 }
 
 export async function startProjector(kafka: Kafka, registry: RegistryClient, redis: Redis, logger: Logger, options: ProjectorOptions): Promise<ProjectorHandle> {
@@ -80,7 +80,7 @@ export async function startProjector(kafka: Kafka, registry: RegistryClient, red
   const source = consume<ProjectedEvent>(kafka, {
     groupId: options.groupId,
     topics: [...codecs.keys()],
-    decode: (bytes, topic) => decodeEvent(codecs, bytes, topic),
+    decode: (bytes, topic, { offset }) => decodeEvent(codecs, bytes, topic, offset),
     deadLetters: createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter')),
     logger: log,
     fromBeginning: true,
@@ -191,7 +191,14 @@ export async function replayProjections(kafka: Kafka, registry: RegistryClient, 
     },
   });
   try {
-    if (!reachedAll(projector.store)) await Promise.race([caughtUp, projector.failed]);
+    // A partition whose last messages were dead-lettered never shows its end in the store (nothing
+    // was applied there); the group's commits, which count dead letters as handled, do.
+    const committed = setInterval(() => void committedAll(kafka, groupId, ends).then((all) => all && finished(), () => undefined), 500);
+    try {
+      if (!reachedAll(projector.store)) await Promise.race([caughtUp, projector.failed]);
+    } finally {
+      clearInterval(committed);
+    }
   } finally {
     await projector.stop();
     const cleanup = kafka.admin();
@@ -200,4 +207,20 @@ export async function replayProjections(kafka: Kafka, registry: RegistryClient, 
     await cleanup.disconnect();
   }
   return { events, partitions: ends.size, offsets: projector.store.offsets };
+}
+
+/** Whether `groupId` has committed every position of `ends` ('topic:partition' → end offset). */
+async function committedAll(kafka: Kafka, groupId: string, ends: ReadonlyMap<string, bigint>): Promise<boolean> {
+  const topics = [...new Set([...ends.keys()].map((position) => position.slice(0, position.lastIndexOf(':'))))];
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const committed = new Map<string, bigint>();
+    for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics })) {
+      for (const { partition, offset } of partitions) committed.set(positionOf(topic, partition), BigInt(offset));
+    }
+    return [...ends].every(([position, end]) => (committed.get(position) ?? -1n) >= end);
+  } finally {
+    await admin.disconnect();
+  }
 }

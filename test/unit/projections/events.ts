@@ -63,13 +63,22 @@ export const batchDone = (m: number, n: number): ProjectedEvent => ({
   value: { type: 'BatchDone', batchId: `b${n}`, model: model(m), modelVersion: '1', workerId: 'w0', workerEpoch: 1, deviceUuid: 'GPU-0', batchSize: n, serviceTimeUs: 10, transferUs: 1, computeUs: 5, timestampMs: n },
 });
 
+export const manifest = (m: number, version: string, offset: number): ProjectedEvent => ({
+  kind: 'manifest',
+  value: {
+    model: `m${m}`, version, executor: 'simulated', weightsUri: `m${m}-${version}.safetensors`, inputShape: [64], dtype: 'FP32',
+    memoryPerSampleBytes: 1536, maxBatchSize: 64, preferredBatchSizes: [8, 16], maxQueueDelayMs: 5, commit: '',
+  },
+  offset: String(offset),
+});
+
 /**
  * A deterministic mix over every projected topic, about 3.5 events per request: requests,
  * their batches or rejections, results, worker reports, telemetry, heartbeats and alerts.
  * `nowMs` anchors heartbeats and telemetry so that workers read as live.
  */
 export function traffic(requests: number, nowMs: number): ProjectedEvent[] {
-  const out: ProjectedEvent[] = [];
+  const out: ProjectedEvent[] = [manifest(0, '1', 0), manifest(1, '1', 1)];
   for (let i = 0; i < requests; i++) {
     out.push(request(i));
     if (i % 4 === 3) out.push(batchFormed([i - 3, i - 2, i - 1, i].filter((x) => x % 10 !== 9)));
@@ -80,7 +89,7 @@ export function traffic(requests: number, nowMs: number): ProjectedEvent[] {
     if (i % 20 === 0) out.push(sample(i % 3, nowMs + i), heartbeat(i % 2, 1, nowMs + i));
     if (i % 100 === 50) out.push(alert(i % 3, (i / 100) % 2 < 1, nowMs + i));
   }
-  out.push(alert(0, true, nowMs + requests), joined(0, 1), joined(1, 1));
+  out.push(alert(0, true, nowMs + requests), joined(0, 1), joined(1, 1), manifest(0, '2', 2));
   return out;
 }
 
@@ -99,6 +108,7 @@ export function wireValue(e: ProjectedEvent): { key: string; value: unknown } {
     case 'decision':
       return { key: 'model' in e.value ? e.value.model : e.value.workerId, value: e.value };
     case 'report':
+    case 'manifest':
       return { key: e.value.model, value: e.value };
   }
 }

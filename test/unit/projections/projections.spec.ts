@@ -9,7 +9,7 @@ import { clusterProjection, type DeviceDoc, type WorkerDoc } from '../../../src/
 import { batchSizesProjection, type BatchSizesDoc } from '../../../src/projections/batch-sizes.js';
 import { anomaliesProjection, type AnomalyDoc } from '../../../src/projections/anomalies.js';
 import { modelInferenceProjection, type ModelInferenceDoc } from '../../../src/projections/model-inference.js';
-import { request, result, sample, heartbeat, alert, batchFormed, rejected, evicted, joined, batchDone } from './events.js';
+import { request, result, sample, heartbeat, alert, batchFormed, rejected, evicted, joined, batchDone, manifest } from './events.js';
 
 const arbEvent: fc.Arbitrary<ProjectedEvent> = fc.oneof(
   fc.nat(15).map((i) => request(i)),
@@ -22,6 +22,7 @@ const arbEvent: fc.Arbitrary<ProjectedEvent> = fc.oneof(
   fc.tuple(fc.nat(1), fc.nat(3)).map(([w, e]) => evicted(w, e)),
   fc.tuple(fc.nat(1), fc.nat(3)).map(([w, e]) => joined(w, e)),
   fc.tuple(fc.nat(1), fc.integer({ min: 1, max: 8 })).map(([m, n]) => batchDone(m, n)),
+  fc.tuple(fc.nat(1), fc.constantFrom('1', '2', '10'), fc.nat(3)).map(([m, v, o]) => manifest(m, v, o)),
 );
 
 /** The stored form: what a sink writes, key by key. */
