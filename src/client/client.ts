@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { context as otelContext, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { Subject, type Observable } from 'rxjs';
 import type { Config } from '../config.js';
+import { ValidationError } from '../domain/errors.js';
 import type { InferenceResult } from '../domain/events/result.js';
 import type { SloClass } from '../domain/events/request.js';
 import type { Tensor } from '../domain/events/tensor.js';
@@ -22,6 +23,7 @@ import { createRegistryClient } from '../kafka/registry.js';
 import { contextFromTraceparent, traceHeaders, traceparentOf } from '../tracing/kafka-headers.js';
 import { startTracing } from '../tracing/setup.js';
 import { ATTR, endWithError, SPAN, tracerOf } from '../tracing/spans.js';
+import { loggedDeadLetters, resultsReading } from './results-reading.js';
 import { RequestCancelledError, RequestFailedError, RequestRejectedError, RequestTimeoutError } from './errors.js';
 
 export interface InferInput {
@@ -70,8 +72,19 @@ const REMEMBERED = 1_000_000;
 
 const tracer = tracerOf('client');
 
-export async function createClient(config: Config, logger: Logger, options: { resultsTopic?: string; kafka?: Kafka } = {}): Promise<GpuflowClient> {
-  const resultsTopic = options.resultsTopic ?? 'inference.results';
+export interface ClientOptions {
+  /** Where results are read (and what requests name as their reply topic); default: the tenant's topic, or inference.results. */
+  resultsTopic?: string;
+  /** The tenant this client acts as (default: config.tenant, GPUFLOW_TENANT); its requests must name it. */
+  tenant?: string;
+  kafka?: Kafka;
+}
+
+/** Requests name the client's results topic as their reply topic (results-reading.ts says which). */
+export async function createClient(config: Config, logger: Logger, options: ClientOptions = {}): Promise<GpuflowClient> {
+  const tenant = options.tenant ?? config.tenant;
+  const reading = resultsReading(tenant, 'client', options.resultsTopic);
+  const resultsTopic = reading.topic;
   const tracing = await startTracing({ serviceName: 'gpuflow-client' });
   const kafka = options.kafka ?? createKafka(config, logger);
   const registry = createRegistryClient(config.schemaRegistryUrl);
@@ -82,15 +95,20 @@ export async function createClient(config: Config, logger: Logger, options: { re
   const finished = new Set<string>();
   const stats: ClientStats = { sent: 0, completed: 0, duplicates: 0 };
   const results$ = new Subject<InferenceResult>();
-  // Only results produced after the client started concern it.
-  const start = await endOffsets(kafka, resultsTopic);
+  // Only results produced after the client started concern it. A topic the client may not read
+  // fails here (or when the group joins, below), and the client gives its connections back.
+  const start = await endOffsets(kafka, resultsTopic).catch(async (error: unknown) => {
+    await producer.disconnect().catch(() => undefined);
+    throw error;
+  });
   let joined!: () => void;
-  const ready = new Promise<void>((r) => (joined = r));
+  let refused!: (error: unknown) => void;
+  const ready = new Promise<void>((resolve, reject) => ((joined = resolve), (refused = reject)));
   const source: ConsumerSource<InferenceResult> = consume(kafka, {
-    groupId: `gpuflow-client-${randomUUID()}`,
+    groupId: reading.groupId,
     topics: [resultsTopic],
     decode: (bytes) => results.decode(bytes),
-    deadLetters: createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter')),
+    deadLetters: tenant ? loggedDeadLetters(logger) : createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter')),
     logger,
     startAt: (_topic, partition) => start.get(partition),
     onAssignment: () => joined(),
@@ -116,10 +134,15 @@ export async function createClient(config: Config, logger: Logger, options: { re
     },
     error: (error: unknown) => {
       logger.error('client.results_failed', { error });
+      refused(error);
       results$.error(error);
     },
   });
-  await ready;
+  await ready.catch(async (error: unknown) => {
+    await source.close().catch(() => undefined);
+    await producer.disconnect().catch(() => undefined);
+    throw error;
+  });
 
   return {
     results$: results$.asObservable(),
@@ -127,6 +150,8 @@ export async function createClient(config: Config, logger: Logger, options: { re
     async infer(input) {
       const requestId = input.requestId ?? randomUUID();
       if (input.signal?.aborted) throw new RequestCancelledError(requestId);
+      // Another tenant's results would go where this client cannot read them.
+      if (tenant && input.tenant !== tenant) throw new ValidationError(`request ${requestId} names tenant '${input.tenant}', but this client acts as '${tenant}'`);
       const now = Date.now();
       const timeoutMs = input.timeoutMs ?? input.deadlineMs + 5_000;
       // One span from the send to the answer; the request carries its context to the dispatcher.

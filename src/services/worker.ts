@@ -1,15 +1,17 @@
 /**
  * The worker process: takes exactly the batches assigned to it (key = its id, epoch = this
  * incarnation), runs them on its devices through the model host, answers every member on its
- * reply topic, reports the batch to the dispatcher, and heartbeats its capacity.
+ * reply topic (with per-tenant result topics: its tenant's topic and the shared one), reports the
+ * batch to the dispatcher, and heartbeats its capacity.
  * Order per batch: results, then the report, then the commit; a crash in between re-runs the
  * batch and the client drops the duplicate results.
  */
 import { hostname } from 'node:os';
+import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { mergeMap, Subscription } from 'rxjs';
 import type { Config } from '../config.js';
 import { describeError, GpuflowError } from '../domain/errors.js';
-import type { Batch, Heartbeat, ModelManifest, WorkerReport } from '../domain/events/index.js';
+import type { Batch, BatchMember, Heartbeat, InferenceResult, ModelManifest, WorkerReport } from '../domain/events/index.js';
 import type { DeviceInventory, TelemetrySource } from '../gpu/devices.js';
 import { startSampler } from '../gpu/telemetry-sampler.js';
 import type { Executor } from '../gpu/executors/executor.js';
@@ -23,6 +25,10 @@ import { createDeadLetterSink } from '../kafka/dead-letters.js';
 import { endOffsets } from '../kafka/offsets.js';
 import { createProducer, type EventProducer } from '../kafka/producer.js';
 import type { RegistryClient } from '../kafka/registry.js';
+import { SHARED_RESULTS_TOPIC, TENANT_NAME, tenantResultsTopic } from '../stack/kafka-tenants.js';
+import { contextFromHeaders, contextFromTraceparent, traceHeaders } from '../tracing/kafka-headers.js';
+import { startTracing } from '../tracing/setup.js';
+import { ATTR, endWithError, SPAN, tracerOf } from '../tracing/spans.js';
 
 export interface WorkerOptions {
   workerId: string;
@@ -44,10 +50,13 @@ export interface WorkerHandle {
 
 const TOPICS = { batches: 'inference.batches', manifests: 'models.manifests', heartbeats: 'gpu.heartbeats', reports: 'worker.reports' } as const;
 
+const tracer = tracerOf('worker');
+
 export async function startWorker(kafka: Kafka, registry: RegistryClient, config: Config, logger: Logger, options: WorkerOptions): Promise<WorkerHandle> {
   // Epochs only grow: a restarted worker is a new incarnation, and batches for the old one are not run.
   const epoch = Date.now();
   const log = logger.child({ workerId: options.workerId, epoch });
+  const tracing = await startTracing({ serviceName: 'gpuflow-worker' });
   const producer: EventProducer = await createProducer(kafka);
   const reports = await avroCodec(registry, TOPICS.reports, 'worker-report');
   const heartbeats = await avroCodec(registry, TOPICS.heartbeats, 'heartbeat');
@@ -59,6 +68,22 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
   const simulated = options.inventory.simulated;
   let running = 0;
   let stopping = false;
+  const tenantTopics = config.tenantResultTopics ? topicDirectory(kafka) : null;
+
+  /**
+   * Where a member's result goes: its reply topic; or, with per-tenant result topics, its tenant's
+   * topic and the shared one (the platform's projections read it). A tenant without a topic is
+   * answered on the shared topic only, with the reason it could not be reached (dead-lettered).
+   */
+  async function routeOf(m: BatchMember): Promise<{ topics: string[]; undeliverable: string | null }> {
+    if (!tenantTopics) return { topics: [m.replyTo], undeliverable: null };
+    if (!TENANT_NAME.test(m.tenant)) return { topics: [SHARED_RESULTS_TOPIC], undeliverable: `tenant '${m.tenant}' has no results topic: not a tenant name (${TENANT_NAME})` };
+    const topic = tenantResultsTopic(m.tenant);
+    if (!(await tenantTopics.exists(topic))) {
+      return { topics: [SHARED_RESULTS_TOPIC], undeliverable: `results topic '${topic}' does not exist: tenant '${m.tenant}' is not provisioned (gpuflow stack tenant add ${m.tenant})` };
+    }
+    return { topics: [topic, SHARED_RESULTS_TOPIC], undeliverable: null };
+  }
 
   const manifestSource: ConsumerSource<ModelManifest> = consume(kafka, {
     groupId: `gpuflow-worker-manifests-${options.workerId}-${epoch}`,
@@ -93,28 +118,65 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
     const batch = d.value;
     const receivedAt = Date.now();
     const base = { batchId: batch.batchId, model: batch.model, modelVersion: batch.modelVersion, workerId: options.workerId, workerEpoch: epoch };
+    // The batch's run, in the trace of the dispatcher's batch span that the message's headers carry.
+    const parent = contextFromHeaders(d.headers);
+    const span = tracer.startSpan(SPAN.runBatch, {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        [ATTR.messagingSystem]: 'kafka', [ATTR.destination]: d.topic, [ATTR.operation]: 'process', [ATTR.batchId]: batch.batchId, [ATTR.batchSize]: batch.members.length,
+        [ATTR.model]: batch.model, [ATTR.workerId]: options.workerId, [ATTR.workerEpoch]: epoch, [ATTR.deviceUuid]: batch.deviceUuid, [ATTR.simulated]: simulated,
+      },
+    }, parent);
+    const runContext = trace.setSpan(parent, span);
+    const resultSpans: Span[] = [];
     try {
       if (!host.manifest(batch.model)) {
-        await report({ type: 'BatchRefused', ...base, reason: `model ${batch.model} is not loaded on ${options.workerId}`, retriable: true, timestampMs: Date.now() });
+        const reason = `model ${batch.model} is not loaded on ${options.workerId}`;
+        endWithError(span, reason);
+        await report({ type: 'BatchRefused', ...base, reason, retriable: true, timestampMs: Date.now() });
         return;
       }
       const device = devices.find((x) => x.uuid === batch.deviceUuid) ?? devices[0];
       const need = host.memoryEstimateBytes(batch.model, batch.members.length);
       if (device && need > device.memTotalBytes) {
-        await report({ type: 'BatchRefused', ...base, reason: `needs ${need} bytes, device ${device.uuid} has ${device.memTotalBytes}`, retriable: true, timestampMs: Date.now() });
+        const reason = `needs ${need} bytes, device ${device.uuid} has ${device.memTotalBytes}`;
+        endWithError(span, reason);
+        await report({ type: 'BatchRefused', ...base, reason, retriable: true, timestampMs: Date.now() });
         return;
       }
+      // The model on the device as its own span; on a real GPU the executor's CUDA event times are its attributes.
+      const compute = tracer.startSpan(SPAN.compute, { attributes: { [ATTR.model]: batch.model, [ATTR.batchSize]: batch.members.length, [ATTR.deviceUuid]: batch.deviceUuid } }, runContext);
       const t0 = performance.now();
-      const result = await host.execute(batch.model, { dtype: batch.dtype, shape: batch.shape, data: batch.data }, batch.modelVersion);
+      const result = await host.execute(batch.model, { dtype: batch.dtype, shape: batch.shape, data: batch.data }, batch.modelVersion).catch((error: unknown) => {
+        endWithError(compute, error);
+        throw error;
+      });
       const serviceUs = Math.round((performance.now() - t0) * 1000);
+      compute.setAttributes({
+        [ATTR.modelVersion]: result.modelVersion, [ATTR.computeUs]: Math.round(result.timings.computeUs), [ATTR.transferUs]: Math.round(result.timings.transferUs), [ATTR.simulated]: result.simulated,
+      });
+      compute.end();
       const rows = batch.members.length;
       const rowBytes = result.output.data.byteLength / rows;
       const doneAt = Date.now();
-      const byTopic = new Map<string, { key: string; value: Buffer }[]>();
+      const routes = await Promise.all(batch.members.map(routeOf));
+      const byTopic = new Map<string, { key: string; value: Buffer; headers?: Record<string, string> }[]>();
+      const undelivered: Promise<void>[] = [];
       for (const [i, m] of batch.members.entries()) {
+        const route = routes[i]!;
+        // Each answer continues its request's trace, linked to this run.
+        const resultSpan = tracer.startSpan(SPAN.result, {
+          kind: SpanKind.PRODUCER,
+          links: [{ context: span.spanContext() }],
+          attributes: {
+            [ATTR.messagingSystem]: 'kafka', [ATTR.destination]: route.topics[0], [ATTR.operation]: 'send', [ATTR.requestId]: m.requestId,
+            [ATTR.batchId]: batch.batchId, [ATTR.workerId]: options.workerId, [ATTR.status]: 'OK',
+          },
+        }, contextFromTraceparent(m.traceparent));
+        resultSpans.push(resultSpan);
+        const headers = traceHeaders(trace.setSpan(runContext, resultSpan));
         const output = encodeTensor({ dtype: result.output.dtype, shape: [1, ...result.output.shape.slice(1)], data: result.output.data.subarray(i * rowBytes, (i + 1) * rowBytes) });
-        const codec = await resultCodec(m.replyTo);
-        const value = await codec.encode({
+        const answer: InferenceResult = {
           requestId: m.requestId, tenant: m.tenant, model: batch.model, modelVersion: result.modelVersion, sloClass: m.sloClass,
           status: 'OK', reason: '', batchId: batch.batchId, workerId: options.workerId, workerEpoch: epoch, output,
           latency: {
@@ -124,22 +186,40 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
             computeUs: Math.round(result.timings.computeUs),
           },
           deadlineMs: m.deadlineMs, completedAtMs: doneAt, simulated: result.simulated,
-        });
-        const list = byTopic.get(m.replyTo) ?? [];
-        list.push({ key: m.tenant, value });
-        byTopic.set(m.replyTo, list);
+        };
+        for (const topic of route.topics) {
+          const value = await (await resultCodec(topic)).encode(answer);
+          const list = byTopic.get(topic) ?? [];
+          list.push({ key: m.tenant, value, ...(headers ? { headers } : {}) });
+          byTopic.set(topic, list);
+          if (route.undeliverable && topic === SHARED_RESULTS_TOPIC) {
+            log.warn('worker.result_dead_lettered', { requestId: m.requestId, tenant: m.tenant, reason: route.undeliverable });
+            // Never written to a tenant topic, hence no partition or offset: the copy on the shared topic is the answer of record.
+            undelivered.push(deadLetters.send({
+              sourceTopic: SHARED_RESULTS_TOPIC, partition: -1, offset: '-1', reason: route.undeliverable, errorClass: 'UndeliverableResult',
+              key: Buffer.from(m.tenant), value, timestampMs: doneAt,
+            }));
+          }
+        }
       }
-      for (const [topic, messages] of byTopic) await producer.send(topic, messages);
+      // One producer request for every topic (the producer lingers and keeps order).
+      await Promise.all([...[...byTopic].map(([topic, messages]) => producer.send(topic, messages)), ...undelivered]);
+      for (const s of resultSpans.splice(0)) s.end();
       await report({
         type: 'BatchDone', ...base, modelVersion: result.modelVersion, deviceUuid: batch.deviceUuid, batchSize: rows,
         serviceTimeUs: (doneAt - receivedAt) * 1000 || serviceUs, transferUs: Math.round(result.timings.transferUs),
         computeUs: Math.round(result.timings.computeUs), timestampMs: doneAt,
       });
+      span.setStatus({ code: SpanStatusCode.OK });
     } catch (error) {
       // A batch that cannot run here is handed back with the reason; the worker goes on.
       const retriable = !(error instanceof GpuflowError) || error.retriable;
       log.warn('worker.batch_refused', { batchId: batch.batchId, error: describeError(error) });
+      for (const s of resultSpans.splice(0)) endWithError(s, error);
+      endWithError(span, error);
       await report({ type: 'BatchRefused', ...base, reason: describeError(error), retriable, timestampMs: Date.now() });
+    } finally {
+      if (span.isRecording()) span.end();
     }
   }
 
@@ -214,7 +294,37 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
       await manifestSource.close();
       await host.unloadAll();
       await producer.disconnect();
+      await tracing.flush();
       log.info('worker.stopped', {});
+    },
+  };
+}
+
+/**
+ * The topics that exist, for routing results to tenant topics. A topic not seen yet is looked up
+ * again (one listing at a time, at most once a second), so a tenant provisioned while the worker
+ * runs is found; a listing that fails throws, and the batch is handed back rather than misrouted.
+ */
+function topicDirectory(kafka: Kafka): { exists(topic: string): Promise<boolean> } {
+  const known = new Set<string>();
+  let listing: Promise<void> | null = null;
+  let listedAtMs = -Infinity;
+  const list = async (): Promise<void> => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      for (const topic of await admin.listTopics()) known.add(topic);
+      listedAtMs = Date.now();
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  };
+  return {
+    async exists(topic) {
+      if (known.has(topic)) return true;
+      if (listing) await listing;
+      else if (Date.now() - listedAtMs >= 1_000) await (listing = list().finally(() => (listing = null)));
+      return known.has(topic);
     },
   };
 }

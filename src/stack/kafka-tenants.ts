@@ -5,8 +5,8 @@
  * The stack's super user provisions them: the credential through Kafka's own ConfigCommand (kafkajs
  * has no API for SCRAM credentials), the topic and ACLs through kafkajs.
  */
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Secret, STACK_KAFKA_ADMIN, stackKafkaSecretsDir, stackKafkaTlsDir, TENANT_NAME, type Config } from '../config.js';
 import { ConfigError, StackError } from '../domain/errors.js';
 import { createKafka, type Kafka } from '../kafka/client.js';
@@ -169,13 +169,14 @@ export interface TenantCredentials {
 /**
  * Creates (or updates) a tenant: its SCRAM credential, its results topic (declared like
  * inference.results, replicated like the cluster) and its ACLs. Idempotent; a second call with a
- * new password changes the password.
+ * new password changes the password. The password: `password`, else `passwordFile`'s (generated
+ * into it when the file does not exist), else a new one.
  */
-export async function addKafkaTenant(config: Config, logger: Logger, tenant: string, options: { password?: string } = {}): Promise<TenantCredentials> {
+export async function addKafkaTenant(config: Config, logger: Logger, tenant: string, options: { password?: string; passwordFile?: string } = {}): Promise<TenantCredentials> {
   checkTenant(tenant);
-  const password = options.password ?? newPassword();
-  if (!PASSWORD_PATTERN.test(password)) throw new ConfigError(`a tenant password must match ${PASSWORD_PATTERN}`);
   const kafka = stackAdminKafka(config, logger);
+  const password = options.password ?? (options.passwordFile ? tenantPasswordFromFile(options.passwordFile) : newPassword());
+  if (!PASSWORD_PATTERN.test(password)) throw new ConfigError(`a tenant password must match ${PASSWORD_PATTERN}`);
   const resultsTopic = tenantResultsTopic(tenant);
   await setScramCredential(config, logger, tenant, password);
   const admin = kafka.admin();
@@ -212,4 +213,25 @@ export async function addKafkaTenant(config: Config, logger: Logger, tenant: str
   await awaitLogin(config, logger, tenant, password);
   logger.info('stack.kafka.tenant', { tenant, resultsTopic, groupPrefix: tenantGroupPrefix(tenant) });
   return { tenant, username: tenant, password: new Secret(() => password, `tenant ${tenant}`), resultsTopic, groupPrefix: tenantGroupPrefix(tenant) };
+}
+
+/** Where `gpuflow stack tenant add` keeps a tenant's password unless told otherwise. */
+export const tenantPasswordFile = (home: string, tenant: string): string => join(home, 'kafka', 'tenants', `${tenant}.password`);
+
+/**
+ * A tenant's password from a file (its first line); when the file does not exist, a new password
+ * is generated into it (mode 0600, folder 0700), so running the command again keeps the password.
+ */
+export function tenantPasswordFromFile(file: string): string {
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const password = newPassword();
+    writePrivate(file, `${password}\n`);
+    return password;
+  }
+  try {
+    return readFileSync(file, 'utf8').split('\n')[0]!.trim();
+  } catch (cause) {
+    throw new ConfigError(`cannot read the tenant password from ${file}`, { cause });
+  }
 }

@@ -4,21 +4,36 @@
  * the way a user configures them (KAFKA_SASL_* and KAFKA_SSL_CA_FILE) and use the project's producer
  * and consumer source: each writes requests and reads only its own results; everything else is
  * refused by the broker; and no password shows up in any log the broker or the clients wrote.
+ * End to end: a dispatcher and a simulated worker with the platform's credentials and per-tenant
+ * result topics serve tenant A's client on A's own topic, which tenant B cannot read; a result for
+ * a tenant without a topic is kept on the shared topic and dead-lettered with the reason.
+ * (The schema registry is the shared test stack's: it has no authentication of its own.)
  */
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { firstValueFrom, take, timeout, toArray } from 'rxjs';
+import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from '../../src/client/client.js';
 import { loadConfig, STACK_KAFKA_ADMIN, stackKafkaSecretsDir, stackKafkaTlsDir, type Config } from '../../src/config.js';
+import { ValidationError } from '../../src/domain/errors.js';
+import type { InferenceResult } from '../../src/domain/events/index.js';
 import { createKafka, type Kafka } from '../../src/kafka/client.js';
+import { avroCodec } from '../../src/kafka/codecs/topic-codec.js';
 import { consume } from '../../src/kafka/consumer-source.js';
 import { createProducer } from '../../src/kafka/producer.js';
+import { createRegistryClient } from '../../src/kafka/registry.js';
+import { applyTopics } from '../../src/kafka/topics-admin.js';
+import { loadTopicSpecs } from '../../src/kafka/topics.js';
 import { createLogger, type Logger } from '../../src/log.js';
+import { executorFactory, openDevices } from '../../src/services/devices.js';
+import { startDispatcher } from '../../src/services/dispatcher.js';
+import { DEMO_MANIFEST, publishManifest } from '../../src/services/manifests.js';
+import { startWorker } from '../../src/services/worker.js';
 import { stackStatus } from '../../src/stack/index.js';
-import { addKafkaTenant, REQUESTS_TOPIC, stackAdminKafka, tenantAcls, type TenantCredentials } from '../../src/stack/kafka-tenants.js';
+import { addKafkaTenant, REQUESTS_TOPIC, SHARED_RESULTS_TOPIC, stackAdminKafka, tenantAcls, type TenantCredentials } from '../../src/stack/kafka-tenants.js';
 import { kafkaAnswers, kafkaNodeAnswers } from '../../src/stack/kafka.js';
 import { startLocalCluster, type LocalCluster } from '../helpers/cluster.js';
-import { uniqueName } from '../helpers/kafka.js';
+import { readAll, uniqueName } from '../helpers/kafka.js';
 
 let cluster: LocalCluster;
 let clientLog: string;
@@ -27,8 +42,11 @@ let tenantA: TenantCredentials;
 let tenantB: TenantCredentials;
 const WRONG_PASSWORD = 'not-the-password-of-tenant-a-0451';
 
+/** The shared test stack's registry (the secured cluster runs Kafka only). */
+const registryUrl = (): string => loadConfig(process.env).schemaRegistryUrl;
+
 /** A tenant's client, configured from the environment variables a user sets. */
-function tenantConfig(username: string, password: string): Config {
+function tenantConfig(username: string, password: string, extra: Record<string, string> = {}): Config {
   return loadConfig({
     KAFKA_BROKERS: cluster.config.kafkaBrokers.join(','),
     KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
@@ -36,6 +54,7 @@ function tenantConfig(username: string, password: string): Config {
     KAFKA_SASL_PASSWORD: password,
     KAFKA_SSL_CA_FILE: join(stackKafkaTlsDir(cluster.config.home), 'ca.pem'),
     GPUFLOW_CLIENT_ID: `security-spec-${username}`,
+    ...extra,
   });
 }
 
@@ -67,13 +86,8 @@ beforeAll(async () => {
   mkdirSync(join(cluster.config.home, 'logs'), { recursive: true });
   // Every client line at debug level goes to a file that the last test searches for secrets.
   clientLogger = createLogger({ scope: 'security-spec' }, 'debug', (line) => appendFileSync(clientLog, `${line}\n`));
-  const admin = stackAdminKafka(cluster.config, clientLogger).admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: REQUESTS_TOPIC, numPartitions: 2, replicationFactor: 1 }] });
-  } finally {
-    await admin.disconnect();
-  }
+  // Every declared topic, as `gpuflow topics apply` would (the pipeline test below needs them all).
+  await applyTopics(stackAdminKafka(cluster.config, clientLogger), loadTopicSpecs(undefined, cluster.config.topicReplication));
   tenantA = await addKafkaTenant(cluster.config, clientLogger, 'tenant-a');
   tenantB = await addKafkaTenant(cluster.config, clientLogger, 'tenant-b');
 }, 300_000);
@@ -205,6 +219,87 @@ describe('a SASL_SSL broker with tenant ACLs', () => {
     ).admin();
     expect(await refusal(() => anonymous.listTopics())).not.toBe('accepted');
     await anonymous.disconnect().catch(() => undefined);
+  });
+
+  it("serves tenant A's request end to end on A's own topic, which tenant B cannot read", { timeout: 180_000 }, async () => {
+    // The platform: the stack's super user, per-tenant result topics on.
+    const platform: Config = { ...cluster.config, schemaRegistryUrl: registryUrl(), tenantResultTopics: true };
+    const kafka = stackAdminKafka(platform, clientLogger);
+    const registry = createRegistryClient(platform.schemaRegistryUrl);
+    const model = uniqueName('tenant-mlp');
+    const producer = await createProducer(kafka);
+    await publishManifest(producer, registry, { ...DEMO_MANIFEST, model, maxQueueDelayMs: 20 });
+    await producer.disconnect();
+    const dispatcher = await startDispatcher(kafka, registry, clientLogger, { groupId: uniqueName('tenant-dispatcher'), tickMs: 100, maxInFlightRequests: 100, sessionTimeoutMs: 6_000, startAtEnd: true });
+    const workerId = uniqueName('tenant-w');
+    const joined = firstValueFrom(dispatcher.decisions$.pipe(filter((e) => e.type === 'WorkerJoined' && e.workerId === workerId)));
+    const devices = openDevices({ simulate: true, count: 1, type: 'H100', node: workerId }, clientLogger);
+    const worker = await startWorker(kafka, registry, platform, clientLogger, {
+      workerId, slots: 2, heartbeatMs: 200, telemetryMs: 0, inventory: devices.inventory,
+      executorFor: executorFactory(devices, { modelStore: platform.modelStore, type: 'H100', seed: 1 }),
+    });
+    const tensor = { dtype: 'FP32' as const, shape: [1, 64], data: new Uint8Array(64 * 4) };
+    try {
+      await joined;
+      // Tenant A's client, configured as a tenant configures it: its credentials and GPUFLOW_TENANT.
+      const clientA = await createClient(
+        tenantConfig(tenantA.username, tenantA.password.reveal(), { GPUFLOW_TENANT: tenantA.tenant, GPUFLOW_TENANT_RESULT_TOPICS: 'true', SCHEMA_REGISTRY_URL: platform.schemaRegistryUrl }),
+        clientLogger,
+      );
+      let answer: InferenceResult;
+      try {
+        const seen: InferenceResult[] = [];
+        const sub = clientA.results$.subscribe((r) => seen.push(r));
+        answer = await clientA.infer({ model, tenant: tenantA.tenant, sloClass: 'batch', deadlineMs: 30_000, tensor });
+        expect(answer).toMatchObject({ status: 'OK', tenant: 'tenant-a', model, workerId });
+        // Everything A's client read came from A's topic and is A's.
+        expect(seen.map((r) => r.tenant)).toEqual(['tenant-a']);
+        sub.unsubscribe();
+        // A tenant's client cannot send for another tenant (its results would go where it cannot read).
+        await expect(clientA.infer({ model, tenant: tenantB.tenant, sloClass: 'batch', deadlineMs: 30_000, tensor })).rejects.toBeInstanceOf(ValidationError);
+      } finally {
+        await clientA.close();
+      }
+      // The shared topic has the same answer for the platform's projections; B's topic has nothing.
+      const resultCodec = await avroCodec(registry, SHARED_RESULTS_TOPIC, 'inference-result');
+      const shared = await Promise.all((await readAll(kafka, SHARED_RESULTS_TOPIC, 1)).map((m) => resultCodec.decode(m.value!)));
+      expect(shared.filter((r) => r.requestId === answer.requestId)).toHaveLength(1);
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const offsets = await admin.fetchTopicOffsets(tenantB.resultsTopic);
+        expect(offsets.length).toBeGreaterThan(0);
+        expect(offsets.filter((p) => p.high !== '0')).toEqual([]);
+      } finally {
+        await admin.disconnect();
+      }
+      // Tenant B, with its own credentials and a group of its own, is refused A's topic.
+      const stealing = await refusal(() =>
+        createClient(tenantConfig(tenantB.username, tenantB.password.reveal(), { GPUFLOW_TENANT: tenantB.tenant, SCHEMA_REGISTRY_URL: platform.schemaRegistryUrl }), clientLogger, {
+          resultsTopic: tenantA.resultsTopic,
+        }).then((client) => client.close()),
+      );
+      expect(stealing).toMatch(/TOPIC_AUTHORIZATION_FAILED/);
+
+      // A tenant with no results topic: the platform's client (shared topic) gets its answer, and
+      // inference.results.dlq keeps the result with the reason it could not reach the tenant.
+      const platformClient = await createClient(platform, clientLogger);
+      try {
+        const ghost = await platformClient.infer({ model, tenant: 'ghost', sloClass: 'batch', deadlineMs: 30_000, tensor });
+        expect(ghost).toMatchObject({ status: 'OK', tenant: 'ghost' });
+        const dlqCodec = await avroCodec(registry, 'inference.results.dlq', 'dead-letter');
+        const dead = await Promise.all((await readAll(kafka, 'inference.results.dlq', 1)).map((m) => dlqCodec.decode(m.value!)));
+        expect(dead).toHaveLength(1);
+        expect(dead[0]).toMatchObject({ sourceTopic: SHARED_RESULTS_TOPIC, errorClass: 'UndeliverableResult', reason: expect.stringMatching(/results topic 'inference\.results\.ghost' does not exist/) });
+        expect((await resultCodec.decode(Buffer.from(dead[0]!.value!))).requestId).toBe(ghost.requestId);
+      } finally {
+        await platformClient.close();
+      }
+    } finally {
+      await worker.stop();
+      await dispatcher.stop();
+      devices.inventory.close();
+    }
   });
 
   it('writes no password into any log under GPUFLOW_HOME', () => {

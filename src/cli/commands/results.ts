@@ -1,5 +1,8 @@
-/** `gpuflow results tail`: follows a result topic, one line per distinct result. */
-import { randomUUID } from 'node:crypto';
+/**
+ * `gpuflow results tail`: follows a result topic, one line per distinct result. A tenant
+ * (GPUFLOW_TENANT or --tenant) follows its own topic, `inference.results.TENANT`.
+ */
+import { TENANT_NAME } from '../../config.js';
 import { ConfigError } from '../../domain/errors.js';
 import type { InferenceResult } from '../../domain/events/result.js';
 import { createKafka } from '../../kafka/client.js';
@@ -8,6 +11,7 @@ import { consume } from '../../kafka/consumer-source.js';
 import { createDeadLetterSink } from '../../kafka/dead-letters.js';
 import { createProducer } from '../../kafka/producer.js';
 import { createRegistryClient } from '../../kafka/registry.js';
+import { loggedDeadLetters, resultsReading } from '../../client/results-reading.js';
 import type { Command } from '../command.js';
 
 export function formatResult(r: InferenceResult): string {
@@ -20,22 +24,25 @@ export const resultsCommand: Command = {
   name: 'results',
   logLevel: 'warn',
   summary: 'follow inference results as they arrive',
-  usage: 'gpuflow results tail [--topic T] [--from-beginning] [--limit N]',
+  usage: 'gpuflow results tail [--tenant T] [--topic T] [--from-beginning] [--limit N]',
   flags: {
-    topic: { type: 'string', description: 'result topic', default: 'inference.results' },
+    tenant: { type: 'string', description: "follow this tenant's results topic (default: GPUFLOW_TENANT)" },
+    topic: { type: 'string', description: "result topic (default: the tenant's, or inference.results)" },
     'from-beginning': { type: 'boolean', description: 'start at the oldest retained result' },
     limit: { type: 'number', description: 'stop after N results (0: follow until interrupted)', default: 0 },
   },
   async run({ positionals, flags }, { config, logger, print }) {
     if (positionals[0] !== 'tail') throw new ConfigError(`results: expected 'tail', got '${positionals[0] ?? ''}'`);
+    const tenant = typeof flags.tenant === 'string' ? flags.tenant : config.tenant;
+    if (tenant !== null && !TENANT_NAME.test(tenant)) throw new ConfigError(`results: --tenant must match ${TENANT_NAME}, got '${tenant}'`);
+    const { topic, groupId } = resultsReading(tenant, 'tail', typeof flags.topic === 'string' ? flags.topic : undefined);
     const kafka = createKafka(config, logger);
     const registry = createRegistryClient(config.schemaRegistryUrl);
-    const topic = String(flags.topic);
     const codec = await avroCodec(registry, topic, 'inference-result');
     const producer = await createProducer(kafka);
     const source = consume(kafka, {
-      groupId: `gpuflow-tail-${randomUUID()}`, topics: [topic], fromBeginning: Boolean(flags['from-beginning']), logger,
-      decode: (b) => codec.decode(b), deadLetters: createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter')),
+      groupId, topics: [topic], fromBeginning: Boolean(flags['from-beginning']), logger,
+      decode: (b) => codec.decode(b), deadLetters: tenant ? loggedDeadLetters(logger) : createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter')),
     });
     const limit = Number(flags.limit);
     const seen = new Set<string>();

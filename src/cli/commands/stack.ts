@@ -1,17 +1,39 @@
+import { resolve } from 'node:path';
 import { ConfigError } from '../../domain/errors.js';
 import { stackDown, stackStatus, stackUp } from '../../stack/index.js';
-import type { Command } from '../command.js';
+import { addKafkaTenant, tenantPasswordFile } from '../../stack/kafka-tenants.js';
+import type { Command, CommandContext } from '../command.js';
+
+/**
+ * `stack tenant add NAME`: a SCRAM user, its results topic and its ACLs on the secured local stack.
+ * The password stays in a file (0600), never on the terminal: --password-file's first line, or a
+ * new one generated into that file (default GPUFLOW_HOME/kafka/tenants/NAME.password).
+ */
+async function tenantCommand(positionals: string[], passwordFile: string | undefined, { config, logger, print }: CommandContext): Promise<number> {
+  const [verb, name] = positionals;
+  if (verb !== 'add' || !name || positionals.length > 2) throw new ConfigError(`tenant: expected 'add NAME', got '${positionals.join(' ')}'`);
+  // A name that is not a tenant's never reaches a path: addKafkaTenant refuses it before any file is touched.
+  const file = passwordFile ? resolve(passwordFile) : tenantPasswordFile(config.home, name);
+  const tenant = await addKafkaTenant(config, logger, name, { passwordFile: file });
+  print(`tenant ${tenant.tenant}: SCRAM-SHA-512 user '${tenant.username}' (password in ${file}), results ${tenant.resultsTopic}, groups ${tenant.groupPrefix}*`);
+  return 0;
+}
 
 export const stackCommand: Command = {
   name: 'stack',
-  summary: 'start, stop or inspect the local Kafka, schema registry, Redis and Prometheus',
-  usage: 'gpuflow stack up|down|status',
-  flags: {},
-  async run({ positionals }, { config, logger, print }) {
+  summary: 'start, stop or inspect the local Kafka, schema registry, Redis and Prometheus; add tenants to a secured Kafka',
+  usage: 'gpuflow stack up|down|status | gpuflow stack tenant add NAME [--password-file F]',
+  flags: {
+    'password-file': { type: 'string', description: "tenant add: the tenant's password (first line); generated into it when the file does not exist" },
+  },
+  async run({ positionals, flags }, context) {
+    const { config, logger, print } = context;
     const action = positionals[0];
+    if (action === 'tenant') return tenantCommand(positionals.slice(1), typeof flags['password-file'] === 'string' ? flags['password-file'] : undefined, context);
+    if (flags['password-file'] !== undefined) throw new ConfigError("--password-file goes with 'tenant add'");
     if (action === 'up') await stackUp(config, logger);
     else if (action === 'down') await stackDown(config, logger);
-    else if (action !== 'status') throw new ConfigError(`stack: expected 'up', 'down' or 'status', got '${action ?? ''}'`);
+    else if (action !== 'status') throw new ConfigError(`stack: expected 'up', 'down', 'status' or 'tenant add NAME', got '${action ?? ''}'`);
     const rows = await stackStatus(config);
     for (const r of rows) print(`${r.name.padEnd(12)} ${r.state.padEnd(9)} ${(r.pid ? `pid ${r.pid}` : '').padEnd(11)} ${r.address}  ${r.detail ?? ''}`.trimEnd());
     return 0;
