@@ -23,3 +23,17 @@ export interface InferenceRequest {
   /** The input tensor as a FlatBuffers `Tensor` (schemas/tensor.fbs). */
   tensor: Uint8Array;
 }
+
+/**
+ * Tenant names key results, Redis documents and metric labels, so they are plain identifiers:
+ * 1 to 64 of A-Z a-z 0-9 . _ -. Any such name is served (under the default tenant policy when the
+ * deployment names none for it); anything else is refused at admission.
+ */
+export const TENANT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Why a request's own fields make it impossible to answer or to account for, or null when they do not. */
+export function requestFieldProblem(request: Pick<InferenceRequest, 'requestId' | 'tenant'>): { answerable: boolean; reason: string } | null {
+  if (request.requestId === '') return { answerable: false, reason: 'request id is empty: its answer could not be told from any other' };
+  if (!TENANT_NAME.test(request.tenant)) return { answerable: true, reason: `tenant ${JSON.stringify(request.tenant)} is not a tenant name (1 to 64 of A-Z a-z 0-9 . _ -)` };
+  return null;
+}
