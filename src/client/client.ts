@@ -4,7 +4,7 @@
  * delivery may bring are dropped here, so a caller sees exactly one outcome per request.
  */
 import { randomUUID } from 'node:crypto';
-import { context as otelContext, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context as otelContext, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api';
 import { Subject, type Observable } from 'rxjs';
 import type { Config } from '../config.js';
 import { ValidationError } from '../domain/errors.js';
@@ -144,6 +144,24 @@ export async function createClient(config: Config, logger: Logger, options: Clie
     throw error;
   });
 
+  /** Encodes one request and produces it, with its trace context in the headers. */
+  async function send(requestId: string, now: number, input: InferInput, span: Span, spanContext: Context): Promise<void> {
+    const value = await requests.encode({
+      requestId,
+      model: input.model,
+      modelVersion: input.modelVersion ?? '',
+      tenant: input.tenant,
+      sloClass: input.sloClass,
+      deadlineMs: now + input.deadlineMs,
+      submittedAtMs: now,
+      replyTo: resultsTopic,
+      traceparent: traceparentOf(span) ?? input.traceparent ?? '',
+      tensor: encodeTensor(input.tensor),
+    });
+    const headers = traceHeaders(spanContext);
+    await producer.send('inference.requests', [{ key: input.model, value, ...(headers ? { headers } : {}) }]);
+  }
+
   return {
     results$: results$.asObservable(),
     stats,
@@ -192,20 +210,17 @@ export async function createClient(config: Config, logger: Logger, options: Clie
           reject: (e) => (settle(), endWithError(span, e), reject(e)),
         });
       });
-      const value = await requests.encode({
-        requestId,
-        model: input.model,
-        modelVersion: input.modelVersion ?? '',
-        tenant: input.tenant,
-        sloClass: input.sloClass,
-        deadlineMs: now + input.deadlineMs,
-        submittedAtMs: now,
-        replyTo: resultsTopic,
-        traceparent: traceparentOf(span) ?? input.traceparent ?? '',
-        tensor: encodeTensor(input.tensor),
-      });
-      const headers = traceHeaders(spanContext);
-      await producer.send('inference.requests', [{ key: input.model, value, ...(headers ? { headers } : {}) }]);
+      // The answer, a timeout or a cancel may settle `outcome` while the send below is still in
+      // flight; marking it handled now keeps that from being an unhandled rejection. The caller
+      // still receives it through the returned promise.
+      outcome.catch(() => undefined);
+      try {
+        await send(requestId, now, input, span, spanContext);
+      } catch (error) {
+        pending.get(requestId)?.reject(error as Error);
+        pending.delete(requestId);
+        throw error;
+      }
       stats.sent++;
       return outcome;
     },

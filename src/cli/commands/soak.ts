@@ -6,7 +6,6 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { RequestFailedError, RequestRejectedError, RequestTimeoutError } from '../../client/errors.js';
 import { ConfigError } from '../../domain/errors.js';
 import { bootstrap } from '../../services/bootstrap.js';
 import { runSoak } from '../../soak/run-soak.js';
@@ -52,12 +51,6 @@ export const soakCommand: Command = {
     const out = String(flags.out);
     if (!out.endsWith('.json')) throw new ConfigError('--out must name a .json file');
 
-    // On a starved machine a request's answer (or its timeout) can come before its send has
-    // finished; the client then rejects a promise it has not handed out yet. The request is still
-    // counted when infer() settles, so only those rejections are let through; anything else ends the run.
-    process.on('unhandledRejection', (reason) => {
-      if (!(reason instanceof RequestTimeoutError || reason instanceof RequestRejectedError || reason instanceof RequestFailedError)) throw reason;
-    });
     print(`gpuflow soak: ${minutes} min at ${ratePerSec} req/s, ${workers} simulated workers; sampling every ${sampleSeconds} s, fitting after ${warmupSeconds} s`);
     const { kafka, registry } = await bootstrap(config, logger, { startStack: !flags['no-stack'] && !config.external.kafka });
     const report = await runSoak(config, kafka, registry, logger, {
