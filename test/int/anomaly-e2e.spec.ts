@@ -3,7 +3,6 @@
  * through gpu.telemetry to the detector, its alert through gpu.anomalies to the dispatcher, and the
  * scheduler stops placing batches on that device while its neighbour keeps serving.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { afterAll, expect, it } from 'vitest';
@@ -21,6 +20,7 @@ import { startDetector } from '../../src/services/detector.js';
 import { startDispatcher } from '../../src/services/dispatcher.js';
 import { DEMO_MANIFEST, publishManifest } from '../../src/services/manifests.js';
 import { testConfig, testLogger, waitFor } from '../helpers/kafka.js';
+import { children } from '../helpers/processes.js';
 
 const logger = testLogger();
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -50,10 +50,10 @@ it('raises an out-of-memory alert for a leaking device and the scheduler stops p
 
   // One worker with two simulated GPUs; the test plays their telemetry itself.
   const workerId = `it-anomaly-w-${run}`;
-  const worker: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', 'worker', '--simulate', '--id', workerId, '--gpus', '2', '--slots', '4', '--telemetry-ms', '0', '--heartbeat-ms', '500'], {
-    env: { ...process.env, GPUFLOW_LOG: 'error' }, stdio: 'ignore',
-  });
-  cleanups.push(() => new Promise((r) => (worker.once('exit', r), worker.kill('SIGKILL'))));
+  const procs = children();
+  const worker = procs.gpuflow(['worker', '--simulate', '--id', workerId, '--gpus', '2', '--slots', '4', '--telemetry-ms', '0', '--heartbeat-ms', '500']);
+  worker.stdout!.resume();
+  cleanups.push(() => procs.killAll());
   const [healthy, leaking] = [0, 1].map((i) => simulatedUuid(`${hostname()}-${workerId}`, i)) as [string, string];
   await waitFor('the worker to join', () => (joined.has(workerId) ? true : undefined), 90_000);
 

@@ -4,7 +4,7 @@
  * Every request must come back exactly once — as a result or a rejection — also while a worker is
  * killed with SIGKILL and while the dispatcher is killed and restarted.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planArrivals } from '../../src/client/arrivals.js';
@@ -18,34 +18,15 @@ import { createRegistryClient } from '../../src/kafka/registry.js';
 import { bootstrap } from '../../src/services/bootstrap.js';
 import { DEMO_MANIFEST, publishManifest } from '../../src/services/manifests.js';
 import { testConfig, testKafka, testLogger } from '../helpers/kafka.js';
+import { children, kill, ready } from '../helpers/processes.js';
 
 const logger = testLogger();
-const children = new Set<ChildProcess>();
-const env = (): NodeJS.ProcessEnv => ({ ...process.env, GPUFLOW_LOG: 'error' });
-
-/** `gpuflow ARGS` from source, in its own process. */
-function gpuflow(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', ...args], { env: env(), stdio: ['ignore', 'pipe', 'inherit'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
+const procs = children();
+const gpuflow = (args: string[]): ChildProcess => procs.gpuflow(args);
 
 const worker = (id: string): ChildProcess => gpuflow(['worker', '--simulate', '--id', id, '--slots', '2', '--heartbeat-ms', '500']);
 const dispatcher = (group: string, fresh = false): ChildProcess =>
   gpuflow(['dispatcher', '--group', group, '--tick-ms', '200', '--session-timeout-ms', '6000', ...(fresh ? ['--start-at-end'] : [])]);
-/** Resolves when the process prints its first line (commands print one once they run). */
-const ready = (child: ChildProcess, what: string): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start within 90 s`)), 90_000);
-    child.stdout!.once('data', () => (clearTimeout(timer), resolve()));
-    child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`${what} exited with ${code} before starting`))));
-  });
-
-async function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise((r) => (child.once('exit', r), child.kill(signal)));
-}
 
 let client: GpuflowClient;
 /** One dispatcher deployment across the tests, as in production: each instance resumes from the group's commits. */
@@ -63,7 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
-  await Promise.all([...children].map((c) => kill(c, 'SIGKILL')));
+  await procs.killAll();
 });
 
 /** Plays `count` requests across three tenants and all classes; returns one outcome per request. */
@@ -126,7 +107,7 @@ describe('the live pipeline on the real broker', () => {
     const victim = worker(`it-victim-${run}`);
     const survivor = worker(`it-survivor-${run}`);
     await Promise.all([ready(d, 'dispatcher'), ready(victim, 'worker'), ready(survivor, 'worker')]);
-    const outcomes = await load(8, 200, () => kill(victim, 'SIGKILL'));
+    const outcomes = await load(8, 200, async () => void (await kill(victim, 'SIGKILL')));
     // The victim's batches were requeued onto the survivor once its liveness ran out.
     expectAnswered(outcomes);
     await Promise.all([d, survivor].map((c) => kill(c, 'SIGTERM')));

@@ -4,7 +4,7 @@
  * then restarted must all store the same documents and offsets, key by key. Each test run uses
  * its own topics (a topic prefix) so nothing else writes to what is compared.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryClient } from '../../src/kafka/registry.js';
@@ -12,26 +12,17 @@ import { dumpProjections, offsetsKey } from '../../src/projections/redis-sink.js
 import { startProjector } from '../../src/services/projector.js';
 import { produceTraffic } from '../helpers/projection-traffic.js';
 import { testConfig, testKafka, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
+import { children, exited } from '../helpers/processes.js';
 import { traffic } from '../unit/projections/events.js';
 
 const logger = testLogger();
 const run = uniqueName('it-proj');
 const topicPrefix = `${run}.`;
-const children = new Set<ChildProcess>();
 let redis: Redis;
 let ends: Map<string, string>;
 let events = 0;
-
-
-/** `gpuflow ARGS` from source, in its own process. */
-function gpuflow(args: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', ...args], { env: { ...process.env, GPUFLOW_LOG: 'error' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-const exited = (child: ChildProcess): Promise<number | null> => new Promise((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', (code) => resolve(code))));
+const procs = children();
+const gpuflow = (args: string[]): ChildProcess => procs.gpuflow(args, { stderr: 'pipe' });
 
 async function storedOffsets(prefix: string): Promise<Record<string, string>> {
   return redis.hgetall(offsetsKey(prefix));
@@ -56,7 +47,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of children) c.kill('SIGKILL');
+  await procs.killAll();
   const keys = await redis.keys(`${run}-*`);
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
