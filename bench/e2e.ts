@@ -8,9 +8,9 @@
  * is compared is the control plane's own cost. Also: SLO attainment per class on a fixed bursty trace
  * with simulated devices that take their modelled service time.
  * Memory: the dispatcher's resident bytes per queued request, and its backpressure
- * (bench/lib/dispatcher-memory.ts). Measured at 10 000 queued, not a million: admission into the
- * batcher costs O(queue length) (each queue is an immutable array), which makes a million-deep
- * queue impractical today; see docs/pipeline.md.
+ * (bench/lib/dispatcher-memory.ts). Measured at 10 000 queued by default (--memory=N for more):
+ * every queued request is produced through the real broker first, which takes long at a million
+ * on a small machine.
  *   npm run bench -- e2e [--quick] [--memory=N]
  */
 import { randomUUID } from 'node:crypto';

@@ -1,15 +1,17 @@
 /**
  * The dispatcher process: admission, micro-batching and scheduling. It merges requests, heartbeats,
  * telemetry, anomaly alerts, worker reports, manifests and a liveness tick into one ordered stream,
- * drives the batcher and scheduler deciders with it, and carries out their decisions: formed batches
- * to the chosen worker, rejections to the client, every decision to scheduler.events.
+ * drives the dispatcher core (the batcher and scheduler wired together, the same core that replay
+ * and what-if drive) with it, and carries out its decisions: formed batches to the chosen worker,
+ * rejections to the client, every decision to scheduler.events.
  *
  * Delivery: a request's Kafka offset is acked only when the request is finished (its batch reported
  * done, or the request rejected). A crash re-delivers unfinished requests, which may then run twice;
  * clients drop the duplicate result by request id.
  */
 import { randomUUID } from 'node:crypto';
-import { asyncScheduler, from, interval, map, merge, Subject, Subscription, switchMap, type Observable } from 'rxjs';
+import { isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Span } from '@opentelemetry/api';
+import { from, interval, map, merge, Subject, Subscription, switchMap, type Observable } from 'rxjs';
 import { describeError, GpuflowError } from '../domain/errors.js';
 import type {
   AnomalyAlert,
@@ -23,6 +25,7 @@ import type {
   Tensor,
   WorkerReport,
 } from '../domain/events/index.js';
+import { requestFieldProblem } from '../domain/events/request.js';
 import type { Logger } from '../log.js';
 import type { Kafka } from '../kafka/client.js';
 import { avroCodec, batchCodec, codecsByTopic } from '../kafka/codecs/topic-codec.js';
@@ -32,13 +35,14 @@ import { createDeadLetterSink, type DeadLetterSink } from '../kafka/dead-letters
 import { endOffsets } from '../kafka/offsets.js';
 import { createProducer, type EventProducer, type OutgoingMessage } from '../kafka/producer.js';
 import type { RegistryClient } from '../kafka/registry.js';
-import { batchRequests, type BatcherOutput, type BatcherSourceInput } from '../processors/batching/batch-operator.js';
-import { createBatcher } from '../processors/batching/batcher.js';
 import type { QueuePolicy } from '../processors/batching/queue-policy.js';
-import { isDecision, type SchedulerFact } from '../processors/scheduling/facts.js';
-import type { SchedulerInput } from '../processors/scheduling/inputs.js';
-import { createScheduler } from '../processors/scheduling/scheduler.js';
+import { createDispatcherCore } from '../processors/dispatch/dispatcher-core.js';
 import type { SchedulerConfig } from '../processors/scheduling/config.js';
+import { contextFromHeaders, traceHeaders, traceparentOf } from '../tracing/kafka-headers.js';
+import { startTracing } from '../tracing/setup.js';
+import { ATTR, endWithError, SPAN, tracerOf } from '../tracing/spans.js';
+import { openJournal } from '../replay/journal-sink.js';
+import { TurnClock } from './turn-clock.js';
 
 export interface DispatcherOptions {
   groupId: string;
@@ -88,6 +92,8 @@ interface Held {
   tensor: Tensor;
   /** The delivery's ack alone: holding the delivery would hold its raw message too. */
   ack: () => void;
+  /** The request's `dispatch` span: open until the request is batched or rejected. */
+  span: Span;
 }
 
 type Input =
@@ -103,8 +109,11 @@ const EMPTY = new Uint8Array(0);
 
 const refOf = (d: Delivery<unknown>): string => `${d.topic}:${d.partition}:${d.offset}`;
 
+const tracer = tracerOf('dispatcher');
+
 export async function startDispatcher(kafka: Kafka, registry: RegistryClient, logger: Logger, options: DispatcherOptions): Promise<DispatcherHandle> {
   const log = logger.child({ service: 'dispatcher' });
+  const tracing = await startTracing({ serviceName: 'gpuflow-dispatcher' });
   const producer: EventProducer = await createProducer(kafka);
   const deadLetters: DeadLetterSink = createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter'));
   const codecs = {
@@ -118,17 +127,19 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     batches: batchCodec(TOPICS.batches),
   };
   const resultCodec = codecsByTopic(registry, 'inference-result');
+  const replyTopics = await topicDirectory(kafka, log);
 
   const stats: DispatcherStats = { admitted: 0, rejected: 0, batchesFormed: 0, batchesAssigned: 0, batchesDone: 0, unfinished: 0, batchSizes: [] };
   const decisions$ = new Subject<SchedulerEvent>();
-  const held = new Map<string, Held>();
-  const batchMembers = new Map<string, string[]>();
-  /** Members of each formed batch not yet finished; when none are left the batch's slot is free again. */
-  const openBatches = new Map<string, Set<string>>();
-  const batchOfRequest = new Map<string, string>();
+  /** The models' manifests, for admission's shape check. */
   const manifests = new Map<string, ModelManifest>();
-  const scheduler = createScheduler({ config: options.scheduler ?? {} });
-  let state = scheduler.initialState();
+  // Every decision of a turn (one input, or one batcher timer) is made at the turn's logical time,
+  // and the journal records each turn in order, so that `gpuflow replay --verify` can re-decide them.
+  const startedAtMs = Date.now();
+  const journal = await openJournal(kafka, producer, log, {
+    type: 'started', instance: randomUUID(), atMs: startedAtMs, tickMs: options.tickMs, queuePolicy: options.queuePolicy ?? {}, scheduler: options.scheduler ?? {},
+  });
+  const clock = new TurnClock(startedAtMs, (atMs) => journal.wake(atMs));
   // Output keeps the order of decisions: encodings are chained, and each send is handed to the
   // producer (which keeps its queue's order) without waiting for the broker's ack.
   let encoding: Promise<void> = Promise.resolve();
@@ -147,27 +158,17 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     later('decision', async () => ({ topic: TOPICS.decisions, messages: [{ key: 'model' in event ? event.model : event.workerId, value: await codecs.decisions.encode(event) }] }));
   }
 
-  /** Done with a request (answered by a worker, or rejected): ack it; the last of a batch frees its slot. */
-  function finish(requestId: string): void {
-    const h = held.get(requestId);
-    if (!h) return;
-    held.delete(requestId);
-    stats.unfinished = held.size;
+  /** Done with a request (answered by a worker, or rejected): ack it. */
+  function finished(h: Held): void {
+    stats.unfinished = core.unfinished;
+    if (h.span.isRecording()) h.span.end();
     h.ack();
-    const batchId = batchOfRequest.get(requestId);
-    if (batchId === undefined) return;
-    batchOfRequest.delete(requestId);
-    const rest = openBatches.get(batchId);
-    rest?.delete(requestId);
-    if (rest && rest.size === 0) {
-      openBatches.delete(batchId);
-      batchMembers.delete(batchId);
-      batcherIn.next({ type: 'CapacityAvailable', slots: 1, inputRef: `batch-closed:${batchId}` });
-    }
   }
 
   function reject(request: InferenceRequest, reason: string): void {
     stats.rejected++;
+    const span = core.heldOf(request.requestId)?.span;
+    if (span?.isRecording()) endWithError(span, reason);
     later('rejection', async () => {
       const codec = await resultCodec(request.replyTo);
       const result: InferenceResult = {
@@ -180,109 +181,117 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     });
   }
 
-  // The batcher: an RxJS operator over its own input subject, timers on the async scheduler.
-  const batcherIn = new Subject<BatcherSourceInput>();
-  const batcher = createBatcher({ defaults: options.queuePolicy ?? {} });
-  const subscriptions = new Subscription();
-  subscriptions.add(
-    batcherIn.pipe(batchRequests({ batcher, scheduler: asyncScheduler })).subscribe({
-      next: (out: BatcherOutput) => onBatcherOutput(out),
-      error: (error: unknown) => log.error('dispatcher.batcher_failed', { error: describeError(error) }),
-    }),
-  );
+  // The decisions: the same core that replay and what-if drive, here on the turn clock.
+  const core = createDispatcherCore<Held>({
+    clock,
+    queuePolicy: options.queuePolicy ?? {},
+    scheduler: options.scheduler ?? {},
+    effects: {
+      decided: onDecision,
+      rejected: (h, _requestId, reason) => reject(h.request, reason),
+      finished,
+      failed: (error) => log.error('dispatcher.batcher_failed', { error: describeError(error) }),
+    },
+  });
+  const subscriptions = new Subscription(() => core.close());
 
-  function onBatcherOutput(out: BatcherOutput): void {
-    if (out.type === 'RequestRejected') {
-      publish(out.event);
-      const h = held.get(out.event.requestId);
-      if (h) reject(h.request, out.event.reason);
-      finish(out.event.requestId);
-      return;
-    }
-    const formed = out.event;
-    publish(formed);
-    stats.batchesFormed++;
-    stats.batchSizes.push(formed.requestIds.length);
-    batchMembers.set(formed.batchId, [...formed.requestIds]);
-    openBatches.set(formed.batchId, new Set(formed.requestIds));
-    for (const id of formed.requestIds) batchOfRequest.set(id, formed.batchId);
-    const manifest = manifests.get(formed.model);
-    applyScheduler({
-      type: 'BatchReady',
-      inputRef: formed.inputs[0] ?? `batch:${formed.batchId}`,
-      batch: {
-        batchId: formed.batchId, model: formed.model, modelVersion: formed.modelVersion,
-        memoryPerSampleBytes: manifest?.memoryPerSampleBytes ?? 0,
-        members: out.requests.map((r) => ({ requestId: r.requestId, tenant: r.tenant, sloClass: r.sloClass, deadlineMs: r.deadlineMs })),
-      },
-    });
-  }
-
-  function applyScheduler(input: SchedulerInput): void {
-    const facts: readonly SchedulerFact[] = scheduler.decide(state, input, Date.now());
-    for (const fact of facts) {
-      state = scheduler.evolve(state, fact);
-      if (isDecision(fact)) onDecision(fact);
-    }
-  }
-
+  /** Carries out a decision: publishes it, and sends an assigned batch to its worker. */
   function onDecision(event: SchedulerEvent): void {
     publish(event);
     switch (event.type) {
+      case 'BatchFormed':
+        stats.batchesFormed++;
+        stats.batchSizes.push(event.requestIds.length);
+        for (const id of event.requestIds) {
+          const span = core.heldOf(id)?.span;
+          if (span?.isRecording()) {
+            span.setAttributes({ [ATTR.batchId]: event.batchId, [ATTR.batchSize]: event.requestIds.length, [ATTR.batchCloseReason]: event.reason });
+            span.setStatus({ code: SpanStatusCode.OK });
+            span.end();
+          }
+        }
+        break;
       case 'BatchAssigned':
         stats.batchesAssigned++;
         sendBatch(event.batchId, event.workerId, event.workerEpoch, event.deviceUuid);
         break;
       case 'BatchCompleted':
         stats.batchesDone++;
-        for (const id of [...(batchMembers.get(event.batchId) ?? [])]) finish(id);
-        break;
-      case 'RequestRejected': {
-        const h = held.get(event.requestId);
-        if (h) reject(h.request, event.reason);
-        finish(event.requestId);
-        break;
-      }
-      case 'WorkerJoined':
-        batcherIn.next({ type: 'CapacityAvailable', slots: workerSlots(event.workerId), inputRef: event.inputs[0] ?? 'joined' });
         break;
       default:
         break;
     }
   }
 
-  const lastCapacity = new Map<string, number>();
-  const workerSlots = (workerId: string): number => Math.max(1, lastCapacity.get(workerId) ?? 1);
-
   function sendBatch(batchId: string, workerId: string, workerEpoch: number, deviceUuid: string): void {
-    const ids = batchMembers.get(batchId) ?? [];
-    const members = ids.map((id) => held.get(id)).filter((h): h is Held => h !== undefined);
+    const batch = core.openBatch(batchId);
+    const members = batch?.members ?? [];
     if (members.length === 0) return;
     const first = members[0]!;
     const rowBytes = first.tensor.data.byteLength;
     // One contiguous [N, ...] buffer: the only copy of the inputs between client and GPU.
     const data = new Uint8Array(rowBytes * members.length);
     members.forEach((h, i) => data.set(h.tensor.data, i * rowBytes));
-    const batchMembersOut: BatchMember[] = members.map(({ request: r }) => ({
-      requestId: r.requestId, tenant: r.tenant, sloClass: r.sloClass, deadlineMs: r.deadlineMs, submittedAtMs: r.submittedAtMs, replyTo: r.replyTo, traceparent: r.traceparent,
+    // Each member carries its dispatch span on to the worker, which answers it as that span's child.
+    const batchMembersOut: BatchMember[] = members.map(({ request: r, span }) => ({
+      requestId: r.requestId, tenant: r.tenant, sloClass: r.sloClass, deadlineMs: r.deadlineMs, submittedAtMs: r.submittedAtMs, replyTo: r.replyTo, traceparent: traceparentOf(span) ?? r.traceparent,
     }));
     const rowShape = first.tensor.shape[0] === 1 ? first.tensor.shape.slice(1) : first.tensor.shape;
+    // A batch serves many requests: its span starts a trace of its own, linked to each member's.
+    const links: Link[] = tracing.enabled ? members.map((h) => ({ context: h.span.spanContext() })).filter((l) => isSpanContextValid(l.context)) : [];
+    const span = tracer.startSpan(SPAN.batch, {
+      kind: SpanKind.PRODUCER, root: true, links, startTime: batch?.formedAtMs,
+      attributes: {
+        [ATTR.messagingSystem]: 'kafka', [ATTR.destination]: TOPICS.batches, [ATTR.operation]: 'send', [ATTR.batchId]: batchId, [ATTR.batchSize]: members.length,
+        [ATTR.model]: first.request.model, [ATTR.workerId]: workerId, [ATTR.workerEpoch]: workerEpoch, [ATTR.deviceUuid]: deviceUuid,
+      },
+    });
+    const headers = traceHeaders(trace.setSpan(ROOT_CONTEXT, span));
     later('batch', async () => {
-      const value = await codecs.batches.encode({
-        batchId, model: first.request.model, modelVersion: first.request.modelVersion, workerId, workerEpoch, deviceUuid, formedAtMs: Date.now(),
-        members: batchMembersOut, dtype: first.tensor.dtype, shape: [members.length, ...rowShape], data,
-      });
-      return { topic: TOPICS.batches, messages: [{ key: workerId, value }] };
+      try {
+        const value = await codecs.batches.encode({
+          batchId, model: first.request.model, modelVersion: first.request.modelVersion, workerId, workerEpoch, deviceUuid, formedAtMs: Date.now(),
+          members: batchMembersOut, dtype: first.tensor.dtype, shape: [members.length, ...rowShape], data,
+        });
+        span.end();
+        return { topic: TOPICS.batches, messages: [{ key: workerId, value, ...(headers ? { headers } : {}) }] };
+      } catch (error) {
+        endWithError(span, error);
+        throw error;
+      }
     });
   }
 
   /** Admission checks the decoded tensor against the manifest before the batcher sees the request. */
   function admit(d: Delivery<InferenceRequest>): void {
     const received = d.value;
-    if (held.has(received.requestId)) {
+    if (core.holds(received.requestId)) {
       d.ack(); // a re-delivery of a request already being handled
       return;
     }
+    // A request that could never be answered goes to the dead-letter topic instead of stalling a send.
+    const problem = requestFieldProblem(received);
+    if (problem && !problem.answerable) return deadLetter(d, problem.reason);
+    if (!replyTopics.has(received.replyTo)) {
+      void replyTopics.refresh().then((listed) => {
+        if (!listed || replyTopics.has(received.replyTo)) admitSafely(d);
+        else deadLetter(d, `reply topic '${received.replyTo}' does not exist: the request could not be answered`);
+      });
+      return;
+    }
+    if (problem) {
+      reject(received, problem.reason);
+      d.ack();
+      return;
+    }
+    // The request's time in the dispatcher, as a child of the client's span.
+    const span = tracer.startSpan(SPAN.dispatch, {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        [ATTR.messagingSystem]: 'kafka', [ATTR.destination]: d.topic, [ATTR.operation]: 'process',
+        [ATTR.requestId]: received.requestId, [ATTR.model]: received.model, [ATTR.tenant]: received.tenant, [ATTR.sloClass]: received.sloClass,
+      },
+    }, contextFromHeaders(d.headers, received.traceparent));
     let tensor: Tensor;
     try {
       const view = decodeTensor(received.tensor);
@@ -290,6 +299,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       tensor = { dtype: view.dtype, shape: view.shape, data: view.data.slice() };
     } catch (error) {
       reject(received, `bad input tensor: ${describeError(error)}`);
+      endWithError(span, error);
       d.ack();
       return;
     }
@@ -298,18 +308,40 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     if (manifest) {
       const rowShape = tensor.shape[0] === 1 ? tensor.shape.slice(1) : tensor.shape;
       if (tensor.dtype !== manifest.dtype || rowShape.join(',') !== manifest.inputShape.join(',')) {
-        reject(request, `input ${tensor.dtype}[${tensor.shape.join(', ')}] does not match ${manifest.model}:${manifest.version}, which takes ${manifest.dtype}[${manifest.inputShape.join(', ')}]`);
+        const reason = `input ${tensor.dtype}[${tensor.shape.join(', ')}] does not match ${manifest.model}:${manifest.version}, which takes ${manifest.dtype}[${manifest.inputShape.join(', ')}]`;
+        reject(request, reason);
+        endWithError(span, reason);
         d.ack();
         return;
       }
     }
-    held.set(request.requestId, { request, tensor, ack: d.ack });
     stats.admitted++;
-    stats.unfinished = held.size;
-    batcherIn.next({ type: 'RequestArrived', request, inputRef: refOf(d) });
+    journal.input(clock.now(), refOf(d));
+    core.admit({ ref: refOf(d), request, held: { request, tensor, ack: d.ack, span } });
+    stats.unfinished = core.unfinished;
+  }
+
+  /** Admission for a request that waited for the topic list, outside the input loop's own guard. */
+  function admitSafely(d: Delivery<InferenceRequest>): void {
+    try {
+      admit(d);
+    } catch (error) {
+      log.error('dispatcher.input_failed', { kind: 'request', error: describeError(error) });
+    }
+  }
+
+  function deadLetter(d: Delivery<InferenceRequest>, reason: string): void {
+    log.warn('dispatcher.dead_lettered', { topic: d.topic, partition: d.partition, offset: d.offset, reason });
+    void (async () => {
+      const value = await codecs.requests.encode(d.value);
+      await deadLetters.send({ sourceTopic: d.topic, partition: d.partition, offset: d.offset, reason, errorClass: 'ValidationError', key: d.key, value, timestampMs: d.timestampMs });
+    })()
+      .catch((error: unknown) => log.error('dispatcher.dead_letter_failed', { offset: d.offset, error: describeError(error) }))
+      .finally(() => d.ack());
   }
 
   function onInput(input: Input): void {
+    if (input.kind !== 'request') journal.input(clock.now(), input.kind === 'tick' ? `tick:${input.atMs}` : refOf(input.d));
     switch (input.kind) {
       case 'request':
         admit(input.d);
@@ -318,44 +350,28 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
         if (BigInt(input.d.offset) + 1n >= BigInt(manifestEnds.get(input.d.partition) ?? '0')) manifestsBehind.delete(input.d.partition);
         if (manifestsBehind.size === 0) manifestsRead();
         manifests.set(input.d.value.model, input.d.value);
-        batcherIn.next({ type: 'ManifestUpdated', manifest: input.d.value, memoryBudgetBytes: Infinity, inputRef: refOf(input.d) });
+        core.apply({ kind: 'manifest', ref: refOf(input.d), manifest: input.d.value });
         input.d.ack();
         return;
       case 'heartbeat':
-        lastCapacity.set(input.d.value.workerId, input.d.value.capacity);
-        applyScheduler({ type: 'HeartbeatReceived', inputRef: refOf(input.d), heartbeat: input.d.value });
+        core.apply({ kind: 'heartbeat', ref: refOf(input.d), heartbeat: input.d.value });
         input.d.ack();
         return;
       case 'telemetry':
-        applyScheduler({ type: 'TelemetryReceived', inputRef: refOf(input.d), sample: input.d.value });
+        core.apply({ kind: 'telemetry', ref: refOf(input.d), sample: input.d.value });
         input.d.ack();
         return;
       case 'anomaly':
         log.info('dispatcher.anomaly', { deviceUuid: input.d.value.deviceUuid, state: input.d.value.state, reason: input.d.value.reason });
-        applyScheduler({ type: 'AnomalyReceived', inputRef: refOf(input.d), alert: input.d.value });
+        core.apply({ kind: 'anomaly', ref: refOf(input.d), alert: input.d.value });
         input.d.ack();
         return;
-      case 'report': {
-        const r = input.d.value;
-        if (r.type === 'BatchDone') {
-          batcherIn.next({ type: 'BatchObserved', model: r.model, modelVersion: r.modelVersion, batchSize: r.batchSize, serviceTimeMs: r.serviceTimeUs / 1000, inputRef: refOf(input.d) });
-          applyScheduler({ type: 'BatchCompleted', inputRef: refOf(input.d), batchId: r.batchId, workerId: r.workerId, workerEpoch: r.workerEpoch, serviceTimeUs: r.serviceTimeUs });
-        } else if (r.retriable) {
-          applyScheduler({ type: 'BatchFailed', inputRef: refOf(input.d), batchId: r.batchId, workerId: r.workerId, workerEpoch: r.workerEpoch, reason: r.reason });
-        } else {
-          // The batch itself is wrong: retrying elsewhere cannot help.
-          for (const id of [...(batchMembers.get(r.batchId) ?? [])]) {
-            const h = held.get(id);
-            if (h) reject(h.request, r.reason);
-            finish(id);
-          }
-          applyScheduler({ type: 'BatchCompleted', inputRef: refOf(input.d), batchId: r.batchId, workerId: r.workerId, workerEpoch: r.workerEpoch, serviceTimeUs: 0 });
-        }
+      case 'report':
+        core.apply({ kind: 'report', ref: refOf(input.d), report: input.d.value });
         input.d.ack();
         return;
-      }
       case 'tick':
-        applyScheduler({ type: 'Tick', inputRef: `tick:${input.atMs}` });
+        core.apply({ kind: 'tick', ref: `tick:${input.atMs}` });
         return;
     }
   }
@@ -397,6 +413,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
   subscriptions.add(
     inputs$.subscribe({
       next: (input) => {
+        clock.startTurn();
         try {
           onInput(input);
         } catch (error) {
@@ -421,7 +438,40 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       await Promise.all(unacked);
       await producer.disconnect();
       decisions$.complete();
-      log.info('dispatcher.stopped', { unfinished: held.size });
+      await tracing.flush();
+      log.info('dispatcher.stopped', { unfinished: core.unfinished });
+    },
+  };
+}
+
+/**
+ * The topics that exist, for checking reply topics at admission: listed at start, and listed again
+ * when a request names one not seen (at most every 5 s, one listing at a time).
+ */
+async function topicDirectory(kafka: Kafka, log: Logger): Promise<{ has(topic: string): boolean; refresh(): Promise<boolean> }> {
+  const known = new Set<string>();
+  let listing: Promise<boolean> | null = null;
+  let listedAtMs = 0;
+  const list = async (): Promise<boolean> => {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      for (const topic of await admin.listTopics()) known.add(topic);
+      listedAtMs = Date.now();
+      return true;
+    } catch (error) {
+      log.warn('dispatcher.topics_not_listed', { error: describeError(error) });
+      return false;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  };
+  await list();
+  return {
+    has: (topic) => known.has(topic),
+    refresh: () => {
+      if (Date.now() - listedAtMs < 5_000) return Promise.resolve(true);
+      return (listing ??= list().finally(() => (listing = null)));
     },
   };
 }

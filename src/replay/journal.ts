@@ -1,0 +1,66 @@
+/**
+ * The dispatcher's journal (topic dispatcher.inputs, JSON, key: the dispatcher instance): the
+ * order and the logical time in which one dispatcher process applied its inputs and its batcher's
+ * timers. Decisions on scheduler.events say what was decided; the journal says what was known
+ * when, which is what re-deciding them needs:
+ * - `started`: a process began, with the tunables it runs with and the time its timers start from;
+ * - `input`: one turn driven by a message (`ref` = 'topic:partition:offset', read back from its
+ *   topic) or by the liveness tick (`ref` = 'tick:<ms>'); a request appears only once admitted;
+ * - `wake`: one turn driven by the batcher's timer firing.
+ * Every decision of a turn carries the turn's `atMs`. Payloads are not copied: the source topics
+ * hold them.
+ */
+import { DecodeError } from '../domain/errors.js';
+import type { QueuePolicy } from '../processors/batching/queue-policy.js';
+import type { SchedulerConfig } from '../processors/scheduling/config.js';
+
+export const JOURNAL_TOPIC = 'dispatcher.inputs';
+
+export interface JournalStarted {
+  type: 'started';
+  instance: string;
+  atMs: number;
+  tickMs: number;
+  queuePolicy: Partial<QueuePolicy>;
+  scheduler: Partial<SchedulerConfig>;
+}
+
+export interface JournalInput {
+  type: 'input';
+  instance: string;
+  seq: number;
+  atMs: number;
+  ref: string;
+}
+
+export interface JournalWake {
+  type: 'wake';
+  instance: string;
+  seq: number;
+  atMs: number;
+}
+
+export type JournalRecord = JournalStarted | JournalInput | JournalWake;
+
+/** JSON cannot spell Infinity (a queue policy's agingMs may be): such numbers travel as {"$number": "Infinity"}. */
+export function encodeJournalRecord(record: JournalRecord): Buffer {
+  return Buffer.from(JSON.stringify(record, (_key, value: unknown) => (typeof value === 'number' && !Number.isFinite(value) ? { $number: String(value) } : value)));
+}
+
+export function decodeJournalRecord(bytes: Buffer): JournalRecord {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'), (_key, value: unknown) =>
+      value !== null && typeof value === 'object' && typeof (value as { $number?: unknown }).$number === 'string' ? Number((value as { $number: string }).$number) : value,
+    );
+  } catch (cause) {
+    throw new DecodeError('journal record is not valid JSON', { cause });
+  }
+  const record = parsed as Partial<JournalRecord> | null;
+  const kind = record?.type;
+  if (typeof record?.instance !== 'string' || typeof record.atMs !== 'number' || (kind !== 'started' && kind !== 'input' && kind !== 'wake')) {
+    throw new DecodeError(`not a journal record: ${bytes.toString('utf8').slice(0, 120)}`);
+  }
+  if (kind === 'input' && typeof (record as JournalInput).ref !== 'string') throw new DecodeError('journal input record without a ref');
+  return record as JournalRecord;
+}

@@ -1,0 +1,195 @@
+/**
+ * Reads what replay and what-if need from Kafka: the journal, the messages its turns name, and
+ * the recorded decisions and worker reports of a window. Each read takes the topic's end offsets
+ * when it begins and stops there, with a throwaway consumer group that commits nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import { describeError, ValidationError } from '../domain/errors.js';
+import type { SchedulerEvent, WorkerReport } from '../domain/events/index.js';
+import type { Kafka } from '../kafka/client.js';
+import { avroCodec, type TopicCodec } from '../kafka/codecs/topic-codec.js';
+import type { RegistryClient } from '../kafka/registry.js';
+import type { Logger } from '../log.js';
+import type { RecordedDecision } from './compare.js';
+import type { CoreInput } from './dispatch-core.js';
+import { decodeJournalRecord, JOURNAL_TOPIC } from './journal.js';
+import type { JournalEntry } from './plan.js';
+
+export const DECISIONS_TOPIC = 'scheduler.events';
+export const REPORTS_TOPIC = 'worker.reports';
+
+/** How far before a window the time index is asked to start: message timestamps are the producer's, a little after the decision. */
+const TIMESTAMP_SLACK_MS = 60_000;
+
+interface RawMessage {
+  partition: number;
+  offset: string;
+  value: Buffer;
+}
+
+/**
+ * Reads `topic` from `start(partition)` (default: the partition's beginning) to the end it had when
+ * the read began, calling `onMessage` in offset order per partition.
+ */
+export async function readTopic(kafka: Kafka, logger: Logger, topic: string, onMessage: (m: RawMessage) => Promise<void> | void, start?: (partition: number) => bigint | undefined): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ranges = new Map<number, { from: bigint; end: bigint }>();
+  const partitions: number[] = [];
+  try {
+    for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
+      partitions.push(partition);
+      const from = [BigInt(low), start?.(partition) ?? 0n].reduce((a, b) => (a > b ? a : b));
+      if (from < BigInt(high)) ranges.set(partition, { from, end: BigInt(high) });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  if (ranges.size === 0) return;
+  const groupId = `gpuflow-replay-${randomUUID().slice(0, 8)}`;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200 });
+  const left = new Set(ranges.keys());
+  let finished!: () => void;
+  let failed!: (error: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => ((finished = resolve), (failed = reject)));
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const range = ranges.get(batch.partition);
+        if (!range || !left.has(batch.partition)) return;
+        try {
+          for (const m of batch.messages) {
+            const offset = BigInt(m.offset);
+            if (offset < range.from || offset >= range.end || m.value === null) continue;
+            await onMessage({ partition: batch.partition, offset: m.offset, value: m.value });
+          }
+        } catch (error) {
+          failed(error);
+          return;
+        }
+        if (BigInt(batch.lastOffset()) + 1n >= range.end) {
+          left.delete(batch.partition);
+          consumer.pause([{ topic, partitions: [batch.partition] }]);
+          if (left.size === 0) finished();
+        }
+      },
+    });
+    for (const [partition, { from }] of ranges) consumer.seek({ topic, partition, offset: from.toString() });
+    const unread = partitions.filter((p) => !ranges.has(p));
+    if (unread.length > 0) consumer.pause([{ topic, partitions: unread }]);
+    await done;
+  } finally {
+    await consumer.disconnect();
+    const cleanup = kafka.admin();
+    await cleanup.connect();
+    await cleanup.deleteGroups([groupId]).catch((error: unknown) => logger.debug('replay.group_not_deleted', { groupId, error: describeError(error) }));
+    await cleanup.disconnect();
+  }
+}
+
+/** The whole journal, in offset order. */
+export async function readJournal(kafka: Kafka, logger: Logger): Promise<JournalEntry[]> {
+  const entries: JournalEntry[] = [];
+  await readTopic(kafka, logger, JOURNAL_TOPIC, (m) => void entries.push({ offset: m.offset, record: decodeJournalRecord(m.value) }));
+  return entries;
+}
+
+/** Offsets per partition of the first message at or after `ms`, less the slack. */
+async function offsetsAt(kafka: Kafka, topic: string, ms: number): Promise<Map<number, bigint>> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const found = await admin.fetchTopicOffsetsByTimestamp(topic, ms - TIMESTAMP_SLACK_MS);
+    return new Map(found.map((o) => [o.partition, BigInt(o.offset)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Recorded decisions whose logical time lies within [fromMs, toMs]. */
+export async function readDecisions(kafka: Kafka, registry: RegistryClient, logger: Logger, window: { fromMs: number; toMs: number }): Promise<RecordedDecision[]> {
+  const codec = await avroCodec(registry, DECISIONS_TOPIC, 'scheduler-event');
+  const starts = await offsetsAt(kafka, DECISIONS_TOPIC, window.fromMs);
+  const byPartition = new Map<number, RecordedDecision[]>();
+  await readTopic(kafka, logger, DECISIONS_TOPIC, async (m) => {
+    const event: SchedulerEvent = await codec.decode(m.value);
+    if (event.atMs < window.fromMs || event.atMs > window.toMs) return;
+    let list = byPartition.get(m.partition);
+    if (!list) byPartition.set(m.partition, (list = []));
+    list.push({ position: `${DECISIONS_TOPIC}:${m.partition}:${m.offset}`, event });
+  }, (p) => starts.get(p));
+  return [...byPartition.keys()].sort((a, b) => a - b).flatMap((p) => byPartition.get(p)!);
+}
+
+/** Worker reports written within [fromMs, toMs] (by the report's own timestamp). */
+export async function readReports(kafka: Kafka, registry: RegistryClient, logger: Logger, window: { fromMs: number; toMs: number }): Promise<WorkerReport[]> {
+  const codec = await avroCodec(registry, REPORTS_TOPIC, 'worker-report');
+  const starts = await offsetsAt(kafka, REPORTS_TOPIC, window.fromMs);
+  const reports: WorkerReport[] = [];
+  await readTopic(kafka, logger, REPORTS_TOPIC, async (m) => {
+    const report = await codec.decode(m.value);
+    if (report.timestampMs >= window.fromMs && report.timestampMs <= window.toMs) reports.push(report);
+  }, (p) => starts.get(p));
+  return reports;
+}
+
+type InputKind = Exclude<CoreInput['kind'], 'tick'>;
+
+/** The topics the dispatcher consumes, what each message is to it, and its schema. */
+const SOURCES: Readonly<Record<string, { kind: InputKind; schema: 'inference-request' | 'model-manifest' | 'heartbeat' | 'gpu-sample' | 'anomaly-alert' | 'worker-report' }>> = {
+  'inference.requests': { kind: 'request', schema: 'inference-request' },
+  'models.manifests': { kind: 'manifest', schema: 'model-manifest' },
+  'gpu.heartbeats': { kind: 'heartbeat', schema: 'heartbeat' },
+  'gpu.telemetry': { kind: 'telemetry', schema: 'gpu-sample' },
+  'gpu.anomalies': { kind: 'anomaly', schema: 'anomaly-alert' },
+  'worker.reports': { kind: 'report', schema: 'worker-report' },
+};
+
+const EMPTY = new Uint8Array(0);
+
+/** Reads every message the refs name ('topic:partition:offset'), decoded as the dispatcher's input. */
+export async function readInputs(kafka: Kafka, registry: RegistryClient, logger: Logger, refs: Iterable<string>): Promise<Map<string, CoreInput>> {
+  const wanted = new Map<string, Map<number, Set<bigint>>>();
+  for (const ref of refs) {
+    const [topic, partition, offset] = ref.split(':');
+    if (topic === undefined || partition === undefined || offset === undefined || !(topic in SOURCES)) throw new ValidationError(`journal names an input the dispatcher does not read: ${ref}`);
+    let partitions = wanted.get(topic);
+    if (!partitions) wanted.set(topic, (partitions = new Map()));
+    let offsets = partitions.get(Number(partition));
+    if (!offsets) partitions.set(Number(partition), (offsets = new Set()));
+    offsets.add(BigInt(offset));
+  }
+  const inputs = new Map<string, CoreInput>();
+  for (const [topic, partitions] of wanted) {
+    const source = SOURCES[topic]!;
+    const codec = (await avroCodec(registry, topic, source.schema)) as TopicCodec<unknown>;
+    const lowest = new Map([...partitions].map(([p, offsets]) => [p, [...offsets].reduce((a, b) => (a < b ? a : b))]));
+    await readTopic(kafka, logger, topic, async (m) => {
+      const ref = `${topic}:${m.partition}:${m.offset}`;
+      if (!partitions.get(m.partition)?.has(BigInt(m.offset))) return;
+      inputs.set(ref, asInput(source.kind, ref, await codec.decode(m.value)));
+    }, (p) => lowest.get(p) ?? (1n << 62n));
+  }
+  return inputs;
+}
+
+function asInput(kind: InputKind, ref: string, value: unknown): CoreInput {
+  switch (kind) {
+    case 'request':
+      // The dispatcher keeps the request without its tensor once admitted; so does the replay.
+      return { kind, ref, request: { ...(value as Extract<CoreInput, { kind: 'request' }>['request']), tensor: EMPTY } };
+    case 'manifest':
+      return { kind, ref, manifest: value as Extract<CoreInput, { kind: 'manifest' }>['manifest'] };
+    case 'heartbeat':
+      return { kind, ref, heartbeat: value as Extract<CoreInput, { kind: 'heartbeat' }>['heartbeat'] };
+    case 'telemetry':
+      return { kind, ref, sample: value as Extract<CoreInput, { kind: 'telemetry' }>['sample'] };
+    case 'anomaly':
+      return { kind, ref, alert: value as Extract<CoreInput, { kind: 'anomaly' }>['alert'] };
+    case 'report':
+      return { kind, ref, report: value as Extract<CoreInput, { kind: 'report' }>['report'] };
+  }
+}
