@@ -9,17 +9,20 @@ import { parseArgs } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import { demoCommand } from './commands/demo.js';
 import { detectorCommand } from './commands/detector.js';
+import { modelsCommand } from './commands/models.js';
 import { dispatcherCommand } from './commands/dispatcher.js';
 import { projectorCommand } from './commands/projector.js';
 import { replayCommand } from './commands/replay.js';
 import { resultsCommand } from './commands/results.js';
 import { schemasCommand } from './commands/schemas.js';
+import { soakCommand } from './commands/soak.js';
 import { stackCommand } from './commands/stack.js';
 import { submitCommand } from './commands/submit.js';
 import { topicsCommand } from './commands/topics.js';
+import { whatifCommand } from './commands/whatif.js';
 import { workerCommand } from './commands/worker.js';
 
-export const COMMANDS: readonly Command[] = [demoCommand, stackCommand, topicsCommand, schemasCommand, dispatcherCommand, workerCommand, detectorCommand, projectorCommand, replayCommand, submitCommand, resultsCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, stackCommand, topicsCommand, schemasCommand, dispatcherCommand, workerCommand, detectorCommand, projectorCommand, replayCommand, whatifCommand, submitCommand, resultsCommand, soakCommand, modelsCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,10 +1,16 @@
+import type { SloClass } from './request.js';
 import type { DType } from './tensor.js';
 
 export type ExecutorKind = 'cuda' | 'cpu' | 'kserve-v2' | 'simulated';
 
-/** models.manifests (compacted, key: model). One version of one model. */
+/**
+ * models.manifests (compacted, key: model). The live manifest of one model: `version` is the stable
+ * version, the one traffic goes to by default. The optional fields came later (schema version 2);
+ * a manifest written before them reads as their defaults (see `manifestDefaults`).
+ */
 export interface ModelManifest {
   model: string;
+  /** The stable version. */
   version: string;
   executor: ExecutorKind;
   /** Path under the model store, or a KServe v2 base URL for kserve-v2. */
@@ -18,4 +24,26 @@ export interface ModelManifest {
   maxQueueDelayMs: number;
   /** Git commit the manifest came from, '' when published by hand. */
   commit: string;
+  /** SLO classes the model serves; empty (the default): every class. */
+  sloClasses?: SloClass[];
+  /** Every declared version and its weights (same meaning as weightsUri); empty (the default): only `version`. */
+  weightsByVersion?: Record<string, string>;
+  /** Version that receives a share of the traffic beside the stable one; '' (the default): none. */
+  canaryVersion?: string;
+  /** Percent of request keys routed to the canary, 0 to 100; 0 (the default) without a canary. */
+  canaryWeightPercent?: number;
+  /** Version that receives a copy of the traffic, whose answers never reach a client; '' (the default): none. */
+  shadowVersion?: string;
+}
+
+/** A manifest with every optional field present: what a consumer of any schema version can rely on. */
+export function manifestDefaults(m: ModelManifest): Required<ModelManifest> {
+  return {
+    ...m,
+    sloClasses: m.sloClasses ?? [],
+    weightsByVersion: m.weightsByVersion ?? {},
+    canaryVersion: m.canaryVersion ?? '',
+    canaryWeightPercent: m.canaryWeightPercent ?? 0,
+    shadowVersion: m.shadowVersion ?? '',
+  };
 }
