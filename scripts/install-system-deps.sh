@@ -39,6 +39,7 @@ java_major() { # java_major BINARY: the major version it reports, or 0
 need_pkg redis-server redis-server
 need_pkg prometheus prometheus
 need_pkg flatbuffers-compiler flatc
+need_pkg openssl openssl
 if ! command -v java >/dev/null 2>&1 || [ "$(java_major java)" -lt 17 ]; then missing+=(openjdk-17-jre-headless); fi
 need_pkg maven mvn
 if ! command -v python3 >/dev/null 2>&1; then missing+=(python3); fi
@@ -50,6 +51,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   log "system packages present"
+fi
+
+# Optional: Chromium renders the what-if report in a test, which says so and skips without it.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  log "installing chromium (optional: renders the what-if report in a test)"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
+    || log "chromium is not available here: the report screenshot test will skip and say why"
 fi
 
 # Kafka's runtime classpath (the same pom the stack resolves at its first start).
