@@ -3,6 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createKafka, type Kafka } from '../../src/kafka/client.js';
+import type { ModelManifest } from '../../src/domain/events/manifest.js';
+import { createProducer } from '../../src/kafka/producer.js';
+import { createRegistryClient } from '../../src/kafka/registry.js';
+import { publishManifest } from '../../src/services/manifests.js';
 
 export const testConfig = (): Config => loadConfig(process.env);
 export const testLogger = () => createLogger({ test: true }, (process.env.GPUFLOW_TEST_LOG as 'debug' | undefined) ?? 'error');
@@ -44,4 +48,14 @@ export async function readAll(kafka: Kafka, topic: string, count: number, timeou
     await consumer.disconnect();
   }
   return seen;
+}
+
+/** Publishes `manifest` on models.manifests, as a model owner would. */
+export async function publishTestManifest(manifest: ModelManifest): Promise<void> {
+  const producer = await createProducer(testKafka());
+  try {
+    await publishManifest(producer, createRegistryClient(testConfig().schemaRegistryUrl), manifest);
+  } finally {
+    await producer.disconnect();
+  }
 }

@@ -14,15 +14,13 @@ import { runLoad } from '../../src/client/load-run.js';
 import { topReasons, type Outcome } from '../../src/client/summary.js';
 import { loadTensor } from '../../src/cli/commands/submit.js';
 import { loadConfig } from '../../src/config.js';
-import { createProducer } from '../../src/kafka/producer.js';
-import { createRegistryClient } from '../../src/kafka/registry.js';
 import { PROJECTED_KINDS, PROJECTED_SOURCES } from '../../src/projections/events.js';
 import { dumpProjections, offsetsKey } from '../../src/projections/redis-sink.js';
 import { bootstrap } from '../../src/services/bootstrap.js';
-import { DEMO_MANIFEST, publishManifest } from '../../src/services/manifests.js';
+import { DEMO_MANIFEST } from '../../src/services/manifests.js';
 import { stackDown, stackUp } from '../../src/stack/index.js';
 import { redisAnswers } from '../../src/stack/redis.js';
-import { testConfig, testKafka, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
+import { publishTestManifest, testConfig, testKafka, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
 import { children, kill, ready, running } from '../helpers/processes.js';
 
 const logger = testLogger();
@@ -86,9 +84,7 @@ const stackConfig = () => loadConfig({ ...process.env, REDIS_URL: '' });
 beforeAll(async () => {
   const config = testConfig();
   await bootstrap(config, logger, { startStack: false });
-  const producer = await createProducer(testKafka());
-  await publishManifest(producer, createRegistryClient(config.schemaRegistryUrl), DEMO_MANIFEST);
-  await producer.disconnect();
+  await publishTestManifest(DEMO_MANIFEST);
   redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   // While Redis restarts this client reconnects on its own; the refused connections are expected.
   redis.on('error', () => undefined);

@@ -17,7 +17,7 @@ import { createProducer } from '../../src/kafka/producer.js';
 import { createRegistryClient } from '../../src/kafka/registry.js';
 import { bootstrap } from '../../src/services/bootstrap.js';
 import { DEMO_MANIFEST, publishManifest } from '../../src/services/manifests.js';
-import { testConfig, testKafka, testLogger } from '../helpers/kafka.js';
+import { publishTestManifest, testConfig, testKafka, testLogger } from '../helpers/kafka.js';
 import { children, kill, ready } from '../helpers/processes.js';
 
 const logger = testLogger();
@@ -36,9 +36,7 @@ const run = randomUUID().slice(0, 6);
 beforeAll(async () => {
   const config = testConfig();
   await bootstrap(config, logger, { startStack: false });
-  const producer = await createProducer(testKafka());
-  await publishManifest(producer, createRegistryClient(config.schemaRegistryUrl), DEMO_MANIFEST);
-  await producer.disconnect();
+  await publishTestManifest(DEMO_MANIFEST);
   client = await createClient(config, logger);
 });
 
@@ -144,14 +142,8 @@ describe('the live pipeline on the real broker', () => {
     expectAnswered(outcomes);
     // Requests before the swap ran on version 1, after it on version 2.
     expect(versions).toEqual(new Set(['1', '2']));
-    await publishManifestBack();
+    // Leaves the demo model at version 1 for whatever runs next.
+    await publishTestManifest(DEMO_MANIFEST);
     await Promise.all([d, ...workers].map((c) => kill(c, 'SIGTERM')));
   });
 });
-
-/** Leaves the demo model at version 1 for whatever runs next. */
-async function publishManifestBack(): Promise<void> {
-  const producer = await createProducer(testKafka());
-  await publishManifest(producer, createRegistryClient(testConfig().schemaRegistryUrl), DEMO_MANIFEST);
-  await producer.disconnect();
-}

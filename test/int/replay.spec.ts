@@ -17,16 +17,14 @@ import { runLoad } from '../../src/client/load-run.js';
 import { topReasons, type Outcome } from '../../src/client/summary.js';
 import { loadTensor } from '../../src/cli/commands/submit.js';
 import type { ModelManifest } from '../../src/domain/events/manifest.js';
-import { createProducer } from '../../src/kafka/producer.js';
 import { createRegistryClient } from '../../src/kafka/registry.js';
 import { runReplay } from '../../src/replay/replay-run.js';
 import { renderWhatIfReport } from '../../src/report/whatif-report.js';
 import { bootstrap } from '../../src/services/bootstrap.js';
-import { publishManifest } from '../../src/services/manifests.js';
 import { parsePolicy } from '../../src/whatif/policy.js';
 import { attainment } from '../../src/whatif/whatif.js';
 import { runWhatIf } from '../../src/whatif/whatif-run.js';
-import { testConfig, testKafka, testLogger } from '../helpers/kafka.js';
+import { publishTestManifest, testConfig, testKafka, testLogger } from '../helpers/kafka.js';
 import { children, gpuflowSync, kill, ready } from '../helpers/processes.js';
 
 const logger = testLogger();
@@ -55,9 +53,7 @@ let outcomes: Outcome[] = [];
 beforeAll(async () => {
   const config = testConfig();
   await bootstrap(config, logger, { startStack: false });
-  const producer = await createProducer(testKafka());
-  await publishManifest(producer, createRegistryClient(config.schemaRegistryUrl), MANIFEST);
-  await producer.disconnect();
+  await publishTestManifest(MANIFEST);
   client = await createClient(config, logger);
 
   range.fromMs = Date.now();
