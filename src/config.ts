@@ -89,6 +89,8 @@ export interface Config {
    * `inference.results.TENANT` as well as to the shared `inference.results` (docs/security.md).
    */
   tenantResultTopics: boolean;
+  /** GPUFLOW_SIMULATED_SLOWDOWN, 'model@version=factor,…': slows those versions on simulated devices only (tests of canary rollback). */
+  simulatedSlowdown: string;
   /** GPUFLOW_TENANT: the tenant a client acts as; it then reads `inference.results.TENANT`. */
   tenant: string | null;
   /** Which of the three services were given from outside (not started by `stack up`). */
@@ -213,6 +215,7 @@ export function loadConfig(env: Env = process.env): Config {
         : null,
     kafkaSecurity: kafkaSecurity(env, home, stackKafkaSecurity === 'sasl_ssl' && !env.KAFKA_BROKERS),
     tenantResultTopics: bool(env, 'GPUFLOW_TENANT_RESULT_TOPICS', false),
+    simulatedSlowdown: str(env, 'GPUFLOW_SIMULATED_SLOWDOWN', ''),
     tenant: tenantOrNull(env),
     external: {
       kafka: Boolean(env.KAFKA_BROKERS),

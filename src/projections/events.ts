@@ -10,6 +10,8 @@ export type ProjectedResult = Omit<InferenceResult, 'output'>;
 export type ProjectedEvent =
   | { kind: 'request'; value: ProjectedRequest }
   | { kind: 'result'; value: ProjectedResult }
+  /** inference.results.shadow: shadow versions' answers and copies of the clients' answers, outputs kept for comparison. */
+  | { kind: 'shadow'; value: InferenceResult }
   | { kind: 'telemetry'; value: GpuSample }
   | { kind: 'heartbeat'; value: Heartbeat }
   | { kind: 'anomaly'; value: AnomalyAlert }
@@ -27,6 +29,7 @@ export type ProjectedKind = ProjectedEvent['kind'];
 export const PROJECTED_SOURCES = {
   request: { topic: 'inference.requests', schema: 'inference-request' },
   result: { topic: 'inference.results', schema: 'inference-result' },
+  shadow: { topic: 'inference.results.shadow', schema: 'inference-result' },
   telemetry: { topic: 'gpu.telemetry', schema: 'gpu-sample' },
   heartbeat: { topic: 'gpu.heartbeats', schema: 'heartbeat' },
   anomaly: { topic: 'gpu.anomalies', schema: 'anomaly-alert' },

@@ -7,6 +7,7 @@ import { modelInferenceProjection } from './model-inference.js';
 import { modelVersionsProjection } from './model-versions.js';
 import type { Projection } from './projection.js';
 import { queuesProjection } from './queues.js';
+import { shadowDivergenceProjection } from './shadow-divergence.js';
 import { tenantSlaProjection } from './tenant-sla.js';
 
 export const PROJECTIONS: readonly Projection[] = [

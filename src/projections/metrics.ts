@@ -16,6 +16,7 @@ import type { ModelVersionsDoc } from './model-versions.js';
 import type { Doc, Docs } from './projection.js';
 import { isDepthDoc, type QueueDoc } from './queues.js';
 import { scalingSignals } from './scaling-signal.js';
+import { isShadowDivergenceDoc, LATENCY_DELTA_BUCKETS_US, type ShadowDivergenceDoc } from './shadow-divergence.js';
 import type { SlaDoc } from './tenant-sla.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
@@ -93,6 +94,8 @@ export function metricFamilies(states: ProjectionStates, nowMs: number, staleAft
   const stateOf = <D extends Doc>(name: string): Docs<D> => new Map(docs<D>(states, name));
   const scaling = scalingSignals(stateOf<LoadDoc>('load'), stateOf<QueueDoc>('queues'), stateOf<ClusterDoc>('cluster'), nowMs, staleAfterMs);
   const versions = docs<ModelVersionsDoc>(states, 'model-versions').map(([, d]) => d);
+  const shadows = docs<Doc>(states, 'shadow-divergence').flatMap(([id, d]) => (isShadowDivergenceDoc(id, d) ? [d] : []));
+  const sv = (d: ShadowDivergenceDoc) => ({ model: d.model, version: d.shadowVersion });
 
   const gpuflow = [
     family('gpuflow_workers', 'Workers by state: up (heartbeat within the liveness window), stale, evicted', 'gauge',
@@ -136,6 +139,11 @@ export function metricFamilies(states: ProjectionStates, nowMs: number, staleAft
       versions.flatMap((d) => Object.entries(d.split).map(([version, share]) => ({ labels: { model: d.model, version }, value: share })))),
     family('gpuflow_anomaly_predicted_time_to_oom_seconds', 'Forecast time to out-of-memory of devices with an active alert that has one', 'gauge',
       anomalies.flatMap((d) => (d.active && d.latest.predictedTimeToOomMs !== null ? [{ labels: { UUID: d.deviceUuid }, value: d.latest.predictedTimeToOomMs / 1000 }] : []))),
+    family('gpuflow_shadow_comparisons_total', 'Shadow answers compared with the answer the client got, per model and shadow version', 'counter',
+      shadows.map((d) => ({ labels: sv(d), value: d.comparisons }))),
+    family('gpuflow_shadow_output_max_abs_diff', 'Largest absolute difference between a shadow output and the client\'s, over every comparison', 'gauge',
+      shadows.map((d) => ({ labels: sv(d), value: d.maxAbsDiff }))),
+    family('gpuflow_shadow_latency_delta_us', 'Shadow latency minus the client answer\'s, in microseconds', 'histogram', shadows.flatMap(latencyDeltaSamples)),
   ];
   return [...triton, ...dcgm, ...gpuflow];
 }
@@ -148,5 +156,16 @@ function batchSizeSamples(d: BatchSizesDoc): MetricSample[] {
     { metricName: 'gpuflow_batch_size_bucket', labels: { model: d.model, le: '+Inf' }, value: d.batches },
     { metricName: 'gpuflow_batch_size_sum', labels: { model: d.model }, value: d.requests },
     { metricName: 'gpuflow_batch_size_count', labels: { model: d.model }, value: d.batches },
+  ];
+}
+
+function latencyDeltaSamples(d: ShadowDivergenceDoc): MetricSample[] {
+  const labels = { model: d.model, version: d.shadowVersion };
+  let cumulative = 0;
+  return [
+    ...LATENCY_DELTA_BUCKETS_US.map((le, i) => ({ metricName: 'gpuflow_shadow_latency_delta_us_bucket', labels: { ...labels, le: String(le) }, value: (cumulative += d.latencyDeltaBuckets[i] ?? 0) })),
+    { metricName: 'gpuflow_shadow_latency_delta_us_bucket', labels: { ...labels, le: '+Inf' }, value: d.comparisons },
+    { metricName: 'gpuflow_shadow_latency_delta_us_sum', labels, value: d.latencyDeltaSumUs },
+    { metricName: 'gpuflow_shadow_latency_delta_us_count', labels, value: d.comparisons },
   ];
 }

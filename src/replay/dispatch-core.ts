@@ -3,8 +3,9 @@
  * dispatcher runs) through recorded turns on a VirtualClock: each input at its logical time, and
  * the batcher's timer exactly when the journal says it fired live. Replay (verify) and what-if
  * (simulate) both use it. What the live process does around the core (decoding, tensor
- * admission, sending batches, answering clients) is not re-done: the journal only lists requests
- * that passed admission.
+ * admission, sending batches, answering clients) is not re-done: the journal lists requests
+ * that passed admission as inputs, and those refused there as rejections with the reason, whose
+ * RequestRejected decisions are re-made as the live process made them.
  */
 import { GpuflowError } from '../domain/errors.js';
 import type { InferenceRequest, SchedulerEvent } from '../domain/events/index.js';
@@ -16,8 +17,14 @@ import { VirtualClock } from './virtual-clock.js';
 /** One input as the dispatcher applied it; `ref` is the journal's ('topic:partition:offset' or 'tick:<ms>'). */
 export type CoreInput = { kind: 'request'; ref: string; request: InferenceRequest } | SignalInput;
 
-/** A turn: an input at its logical time, or the batcher's timer firing at the time it fired. */
-export type Turn = { atMs: number; input: CoreInput } | { atMs: number; wake: true };
+/**
+ * A turn: an input at its logical time, the batcher's timer firing at the time it fired, or a
+ * request refused at admission (`ref` is its input's).
+ */
+export type Turn =
+  | { atMs: number; input: CoreInput }
+  | { atMs: number; wake: true }
+  | { atMs: number; refused: { ref: string; request: InferenceRequest; reason: string } };
 
 export interface DispatchCoreOptions {
   /** The logical time the process started at (its batcher's timers count from it). */
@@ -58,6 +65,11 @@ export function createDispatchCore(options: DispatchCoreOptions): DispatchCore {
         return;
       }
       clock.setTime(turn.atMs);
+      if ('refused' in turn) {
+        const { ref, request, reason } = turn.refused;
+        options.onDecision({ type: 'RequestRejected', atMs: turn.atMs, inputs: [ref], requestId: request.requestId, model: request.model, tenant: request.tenant, reason });
+        return;
+      }
       const { input } = turn;
       try {
         if (input.kind === 'request') core.admit({ ref: input.ref, request: input.request, held: undefined });

@@ -14,6 +14,8 @@ export interface JournalSink {
   input(atMs: number, ref: string): void;
   /** A turn driven by the batcher's timer. */
   wake(atMs: number): void;
+  /** A turn in which a request ('topic:partition:offset') was refused at admission. */
+  rejected(atMs: number, ref: string, reason: string): void;
 }
 
 export async function openJournal(kafka: Kafka, producer: EventProducer, log: Logger, started: JournalStarted): Promise<JournalSink> {
@@ -27,7 +29,7 @@ export async function openJournal(kafka: Kafka, producer: EventProducer, log: Lo
   }
   if (!present) {
     log.warn('dispatcher.journal_off', { reason: `topic ${JOURNAL_TOPIC} does not exist (gpuflow topics apply creates it); replay cannot verify this process` });
-    return { input: () => undefined, wake: () => undefined };
+    return { input: () => undefined, wake: () => undefined, rejected: () => undefined };
   }
   let seq = 0;
   let failures = 0;
@@ -41,5 +43,6 @@ export async function openJournal(kafka: Kafka, producer: EventProducer, log: Lo
   return {
     input: (atMs, ref) => write({ type: 'input', instance: started.instance, seq: seq++, atMs, ref }),
     wake: (atMs) => write({ type: 'wake', instance: started.instance, seq: seq++, atMs }),
+    rejected: (atMs, ref, reason) => write({ type: 'rejected', instance: started.instance, seq: seq++, atMs, ref, reason }),
   };
 }

@@ -6,6 +6,9 @@
  * - `started`: a process began, with the tunables it runs with and the time its timers start from;
  * - `input`: one turn driven by a message (`ref` = 'topic:partition:offset', read back from its
  *   topic) or by the liveness tick (`ref` = 'tick:<ms>'); a request appears only once admitted;
+ * - `rejected`: one turn in which a request (`ref`) was refused at admission (a bad tensor, a shape
+ *   its model does not take, an invalid tenant), with the reason: admission looks at what replay
+ *   does not re-check, so the journal says what it decided, and replay re-makes its RequestRejected;
  * - `wake`: one turn driven by the batcher's timer firing.
  * Every decision of a turn carries the turn's `atMs`. Payloads are not copied: the source topics
  * hold them.
@@ -40,7 +43,19 @@ export interface JournalWake {
   atMs: number;
 }
 
-export type JournalRecord = JournalStarted | JournalInput | JournalWake;
+export interface JournalRejected {
+  type: 'rejected';
+  instance: string;
+  seq: number;
+  atMs: number;
+  ref: string;
+  reason: string;
+}
+
+/** One turn of a process. */
+export type JournalTurn = JournalInput | JournalWake | JournalRejected;
+
+export type JournalRecord = JournalStarted | JournalTurn;
 
 /** JSON cannot spell Infinity (a queue policy's agingMs may be): such numbers travel as {"$number": "Infinity"}. */
 export function encodeJournalRecord(record: JournalRecord): Buffer {
@@ -58,9 +73,10 @@ export function decodeJournalRecord(bytes: Buffer): JournalRecord {
   }
   const record = parsed as Partial<JournalRecord> | null;
   const kind = record?.type;
-  if (typeof record?.instance !== 'string' || typeof record.atMs !== 'number' || (kind !== 'started' && kind !== 'input' && kind !== 'wake')) {
+  if (typeof record?.instance !== 'string' || typeof record.atMs !== 'number' || (kind !== 'started' && kind !== 'input' && kind !== 'wake' && kind !== 'rejected')) {
     throw new DecodeError(`not a journal record: ${bytes.toString('utf8').slice(0, 120)}`);
   }
-  if (kind === 'input' && typeof (record as JournalInput).ref !== 'string') throw new DecodeError('journal input record without a ref');
+  if ((kind === 'input' || kind === 'rejected') && typeof (record as JournalInput).ref !== 'string') throw new DecodeError(`journal ${kind} record without a ref`);
+  if (kind === 'rejected' && typeof (record as JournalRejected).reason !== 'string') throw new DecodeError('journal rejected record without a reason');
   return record as JournalRecord;
 }

@@ -5,7 +5,7 @@
  * logical time (the first to the last turn in the range), where the recorded ones are read too.
  */
 import { ConfigError } from '../domain/errors.js';
-import type { JournalInput, JournalRecord, JournalStarted, JournalWake } from './journal.js';
+import type { JournalRecord, JournalStarted, JournalTurn } from './journal.js';
 import { withinRange, type Bound } from './range.js';
 
 export interface JournalEntry {
@@ -16,7 +16,7 @@ export interface JournalEntry {
 export interface InstancePlan {
   started: JournalStarted;
   /** Its turns from its start through its last turn in the range, in journal order. */
-  turns: (JournalInput | JournalWake)[];
+  turns: JournalTurn[];
   /** How many of `turns` lie in the range. */
   inRange: number;
 }
@@ -30,7 +30,7 @@ export interface ReplayPlan {
 export function planReplay(entries: readonly JournalEntry[], from?: Bound, to?: Bound): ReplayPlan {
   const started = new Map<string, JournalStarted>();
   const plans = new Map<string, InstancePlan>();
-  const all = new Map<string, (JournalInput | JournalWake)[]>();
+  const all = new Map<string, JournalTurn[]>();
   let fromMs = Infinity;
   let toMs = -Infinity;
   for (const { offset, record } of entries) {

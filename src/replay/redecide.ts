@@ -17,10 +17,12 @@ export interface Redecided {
 export function turnsOf(instance: InstancePlan, inputs: ReadonlyMap<string, CoreInput>): Turn[] {
   return instance.turns.map((t): Turn => {
     if (t.type === 'wake') return { atMs: t.atMs, wake: true };
-    if (t.ref.startsWith('tick:')) return { atMs: t.atMs, input: { kind: 'tick', ref: t.ref } };
+    if (t.type === 'input' && t.ref.startsWith('tick:')) return { atMs: t.atMs, input: { kind: 'tick', ref: t.ref } };
     const input = inputs.get(t.ref);
     if (input === undefined) throw new ValidationError(`the journal names ${t.ref} (dispatcher ${instance.started.instance}, turn ${t.seq}), which the log no longer holds`);
-    return { atMs: t.atMs, input };
+    if (t.type === 'input') return { atMs: t.atMs, input };
+    if (input.kind !== 'request') throw new ValidationError(`the journal names ${t.ref} (dispatcher ${instance.started.instance}, turn ${t.seq}) as a refused request, but it is a ${input.kind}`);
+    return { atMs: t.atMs, refused: { ref: t.ref, request: input.request, reason: t.reason } };
   });
 }
 

@@ -51,7 +51,7 @@ export async function runReplay(kafka: Kafka, registry: RegistryClient, logger: 
   const plan = planReplay(await readJournal(kafka, logger), options.from, options.to);
   if (plan.window === null) return { plan, turns: 0, decisions: [], inputErrors: [], verification: options.verify ? { decisions: 0, difference: null } : null };
   const window = plan.window;
-  const refs = plan.instances.flatMap((i) => i.turns.flatMap((t) => (t.type === 'input' && !t.ref.startsWith('tick:') ? [t.ref] : [])));
+  const refs = plan.instances.flatMap((i) => i.turns.flatMap((t) => (t.type === 'rejected' || (t.type === 'input' && !t.ref.startsWith('tick:')) ? [t.ref] : [])));
   const inputs = await readInputs(kafka, registry, logger, refs);
   const total = plan.instances.reduce((n, i) => n + i.turns.length, 0);
   let done = 0;

@@ -10,7 +10,7 @@
  * clients drop the duplicate result by request id.
  */
 import { randomUUID } from 'node:crypto';
-import { isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Span } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Span } from '@opentelemetry/api';
 import { from, interval, map, merge, Subject, Subscription, switchMap, type Observable } from 'rxjs';
 import { describeError, GpuflowError } from '../domain/errors.js';
 import type {
@@ -34,10 +34,13 @@ import { consume, type ConsumerSource, type Delivery } from '../kafka/consumer-s
 import { createDeadLetterSink, type DeadLetterSink } from '../kafka/dead-letters.js';
 import { endOffsets } from '../kafka/offsets.js';
 import { createProducer, type EventProducer, type OutgoingMessage } from '../kafka/producer.js';
+import { createTopicDirectory, resultRouter, TopicListingError, undeliverableResult, type ResultRoute } from '../kafka/topic-directory.js';
 import type { RegistryClient } from '../kafka/registry.js';
 import type { QueuePolicy } from '../processors/batching/queue-policy.js';
+import { SHARED_RESULTS_TOPIC } from '../stack/kafka-tenants.js';
 import { createDispatcherCore } from '../processors/dispatch/dispatcher-core.js';
 import type { SchedulerConfig } from '../processors/scheduling/config.js';
+import type { RolloutGuardConfig } from '../processors/traffic/rollout-guard-config.js';
 import { contextFromHeaders, traceHeaders, traceparentOf } from '../tracing/kafka-headers.js';
 import { startTracing } from '../tracing/setup.js';
 import { ATTR, endWithError, SPAN, tracerOf } from '../tracing/spans.js';
@@ -51,10 +54,17 @@ export interface DispatcherOptions {
   maxInFlightRequests: number;
   queuePolicy?: Partial<QueuePolicy>;
   scheduler?: Partial<SchedulerConfig>;
+  /** When a canary is rolled back to stable. */
+  rollout?: Partial<RolloutGuardConfig>;
   /** How soon the group notices a dispatcher that died and hands its partitions to another. */
   sessionTimeoutMs?: number;
   /** A new deployment group starts at the end of the input topics instead of their beginning. */
   startAtEnd?: boolean;
+  /**
+   * Rejections go to the tenant's results topic and the shared one, as the workers' results do
+   * (config.tenantResultTopics), instead of the request's reply topic.
+   */
+  tenantResultTopics?: boolean;
 }
 
 export interface DispatcherStats {
@@ -127,7 +137,11 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     batches: batchCodec(TOPICS.batches),
   };
   const resultCodec = codecsByTopic(registry, 'inference-result');
-  const replyTopics = await topicDirectory(kafka, log);
+  // The topics that exist: reply topics are checked at admission; with per-tenant result topics,
+  // rejections are routed to the tenant's topic as the workers route results.
+  const topics = createTopicDirectory({ admin: () => kafka.admin(), relistAfterMs: 5_000 });
+  await topics.list().catch((error: unknown) => log.warn('dispatcher.topics_not_listed', { error: describeError(error) }));
+  const results = resultRouter(options.tenantResultTopics ? topics : null);
 
   const stats: DispatcherStats = { admitted: 0, rejected: 0, batchesFormed: 0, batchesAssigned: 0, batchesDone: 0, unfinished: 0, batchSizes: [] };
   const decisions$ = new Subject<SchedulerEvent>();
@@ -144,12 +158,14 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
   // producer (which keeps its queue's order) without waiting for the broker's ack.
   let encoding: Promise<void> = Promise.resolve();
   const unacked = new Set<Promise<void>>();
-  const later = (what: string, encode: () => Promise<{ topic: string; messages: OutgoingMessage[] }>): void => {
+  type Outgoing = { topic: string; messages: OutgoingMessage[] };
+  const later = (what: string, encode: () => Promise<Outgoing | Outgoing[]>): void => {
     encoding = encoding.then(async () => {
-      const { topic, messages } = await encode();
-      const sent = producer.send(topic, messages).catch((error: unknown) => log.error('dispatcher.send_failed', { what, error: describeError(error) }));
-      unacked.add(sent);
-      void sent.finally(() => unacked.delete(sent));
+      for (const { topic, messages } of [await encode()].flat()) {
+        const sent = producer.send(topic, messages).catch((error: unknown) => log.error('dispatcher.send_failed', { what, error: describeError(error) }));
+        unacked.add(sent);
+        void sent.finally(() => unacked.delete(sent));
+      }
     }).catch((error: unknown) => log.error('dispatcher.encode_failed', { what, error: describeError(error) }));
   };
 
@@ -170,15 +186,52 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     const span = core.heldOf(request.requestId)?.span;
     if (span?.isRecording()) endWithError(span, reason);
     later('rejection', async () => {
-      const codec = await resultCodec(request.replyTo);
       const result: InferenceResult = {
         requestId: request.requestId, tenant: request.tenant, model: request.model, modelVersion: request.modelVersion, sloClass: request.sloClass,
         status: 'REJECTED', reason, batchId: '', workerId: '', workerEpoch: 0, output: new Uint8Array(0),
         latency: { queueUs: Math.max(0, (Date.now() - request.submittedAtMs) * 1000), batchUs: 0, transferUs: 0, computeUs: 0 },
         deadlineMs: request.deadlineMs, completedAtMs: Date.now(), simulated: false,
       };
-      return { topic: request.replyTo, messages: [{ key: request.tenant, value: await codec.encode(result) }] };
+      const route = await routeOf(request);
+      const out: Outgoing[] = [];
+      for (const topic of route.topics) {
+        const value = await (await resultCodec(topic)).encode(result);
+        out.push({ topic, messages: [{ key: request.tenant, value }] });
+        const letter = undeliverableResult(route, request.tenant, value, result.completedAtMs);
+        if (letter) {
+          log.warn('dispatcher.result_dead_lettered', { requestId: request.requestId, tenant: request.tenant, reason: letter.reason });
+          deadLetters.send(letter).catch((error: unknown) => log.error('dispatcher.dead_letter_failed', { requestId: request.requestId, error: describeError(error) }));
+        }
+      }
+      return out;
     });
+  }
+
+  /**
+   * A rejection's route, as a worker's result's. The request is already acked, so where the
+   * topics cannot be listed the answer still goes out: on the shared topic, dead-lettered.
+   */
+  async function routeOf(request: InferenceRequest): Promise<ResultRoute> {
+    try {
+      return await results.routeOf(request);
+    } catch (error) {
+      if (!(error instanceof TopicListingError)) throw error;
+      return { topics: [SHARED_RESULTS_TOPIC], undeliverable: `tenant '${request.tenant}' could not be routed: ${describeError(error)}` };
+    }
+  }
+
+  /**
+   * A request refused before the batcher sees it: a RequestRejected decision like the batcher's
+   * and the scheduler's (projections count it), journaled as this turn so replay re-makes it, and
+   * answered to the client.
+   */
+  function refuse(d: Delivery<InferenceRequest>, request: InferenceRequest, reason: string): void {
+    const ref = refOf(d);
+    const atMs = clock.now();
+    journal.rejected(atMs, ref, reason);
+    publish({ type: 'RequestRejected', atMs, inputs: [ref], requestId: request.requestId, model: request.model, tenant: request.tenant, reason });
+    reject(request, reason);
+    d.ack();
   }
 
   // The decisions: the same core that replay and what-if drive, here on the turn clock.
@@ -186,6 +239,9 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     clock,
     queuePolicy: options.queuePolicy ?? {},
     scheduler: options.scheduler ?? {},
+    rollout: options.rollout ?? {},
+    // A shadow copy answers on the shadow topic: nothing to ack, and no span of its own.
+    shadowOf: (h, copy) => ({ ...h, request: copy, ack: () => undefined, span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT) }),
     effects: {
       decided: onDecision,
       rejected: (h, _requestId, reason) => reject(h.request, reason),
@@ -250,7 +306,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     later('batch', async () => {
       try {
         const value = await codecs.batches.encode({
-          batchId, model: first.request.model, modelVersion: first.request.modelVersion, workerId, workerEpoch, deviceUuid, formedAtMs: Date.now(),
+          batchId, model: first.request.model, modelVersion: batch?.modelVersion ?? first.request.modelVersion, workerId, workerEpoch, deviceUuid, formedAtMs: Date.now(),
           members: batchMembersOut, dtype: first.tensor.dtype, shape: [members.length, ...rowShape], data,
         });
         span.end();
@@ -272,16 +328,20 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     // A request that could never be answered goes to the dead-letter topic instead of stalling a send.
     const problem = requestFieldProblem(received);
     if (problem && !problem.answerable) return deadLetter(d, problem.reason);
-    if (!replyTopics.has(received.replyTo)) {
-      void replyTopics.refresh().then((listed) => {
-        if (!listed || replyTopics.has(received.replyTo)) admitSafely(d);
-        else deadLetter(d, `reply topic '${received.replyTo}' does not exist: the request could not be answered`);
-      });
+    // With per-tenant result topics the answer goes by tenant, never to `replyTo`.
+    if (!options.tenantResultTopics && !topics.has(received.replyTo)) {
+      void topics.exists(received.replyTo).then(
+        (exists) => (exists ? admitSafely(d) : deadLetter(d, `reply topic '${received.replyTo}' does not exist: the request could not be answered`)),
+        (error: unknown) => {
+          // Brokers that cannot list topics are no reason to drop the request: admit it.
+          log.warn('dispatcher.topics_not_listed', { error: describeError(error) });
+          admitSafely(d);
+        },
+      );
       return;
     }
     if (problem) {
-      reject(received, problem.reason);
-      d.ack();
+      refuse(d, received, problem.reason);
       return;
     }
     // The request's time in the dispatcher, as a child of the client's span.
@@ -298,9 +358,8 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       // Own copies of the few input bytes, so a queued request does not pin the Kafka fetch buffer it came in.
       tensor = { dtype: view.dtype, shape: view.shape, data: view.data.slice() };
     } catch (error) {
-      reject(received, `bad input tensor: ${describeError(error)}`);
       endWithError(span, error);
-      d.ack();
+      refuse(d, received, `bad input tensor: ${describeError(error)}`);
       return;
     }
     const request: InferenceRequest = { ...received, tensor: EMPTY };
@@ -309,9 +368,8 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       const rowShape = tensor.shape[0] === 1 ? tensor.shape.slice(1) : tensor.shape;
       if (tensor.dtype !== manifest.dtype || rowShape.join(',') !== manifest.inputShape.join(',')) {
         const reason = `input ${tensor.dtype}[${tensor.shape.join(', ')}] does not match ${manifest.model}:${manifest.version}, which takes ${manifest.dtype}[${manifest.inputShape.join(', ')}]`;
-        reject(request, reason);
         endWithError(span, reason);
-        d.ack();
+        refuse(d, request, reason);
         return;
       }
     }
@@ -440,38 +498,6 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       decisions$.complete();
       await tracing.flush();
       log.info('dispatcher.stopped', { unfinished: core.unfinished });
-    },
-  };
-}
-
-/**
- * The topics that exist, for checking reply topics at admission: listed at start, and listed again
- * when a request names one not seen (at most every 5 s, one listing at a time).
- */
-async function topicDirectory(kafka: Kafka, log: Logger): Promise<{ has(topic: string): boolean; refresh(): Promise<boolean> }> {
-  const known = new Set<string>();
-  let listing: Promise<boolean> | null = null;
-  let listedAtMs = 0;
-  const list = async (): Promise<boolean> => {
-    const admin = kafka.admin();
-    try {
-      await admin.connect();
-      for (const topic of await admin.listTopics()) known.add(topic);
-      listedAtMs = Date.now();
-      return true;
-    } catch (error) {
-      log.warn('dispatcher.topics_not_listed', { error: describeError(error) });
-      return false;
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-  };
-  await list();
-  return {
-    has: (topic) => known.has(topic),
-    refresh: () => {
-      if (Date.now() - listedAtMs < 5_000) return Promise.resolve(true);
-      return (listing ??= list().finally(() => (listing = null)));
     },
   };
 }

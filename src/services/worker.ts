@@ -11,11 +11,14 @@ import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { mergeMap, Subscription } from 'rxjs';
 import type { Config } from '../config.js';
 import { describeError, GpuflowError } from '../domain/errors.js';
-import type { Batch, BatchMember, Heartbeat, InferenceResult, ModelManifest, WorkerReport } from '../domain/events/index.js';
+import type { Batch, Heartbeat, InferenceResult, ModelManifest, WorkerReport } from '../domain/events/index.js';
 import type { DeviceInventory, TelemetrySource } from '../gpu/devices.js';
 import { startSampler } from '../gpu/telemetry-sampler.js';
 import type { Executor } from '../gpu/executors/executor.js';
 import { ModelHost } from '../gpu/model-host.js';
+import { parseVersionSlowdowns, withVersionSlowdowns } from '../gpu/simulated/version-slowdown.js';
+import { routedVersions } from '../processors/traffic/route.js';
+import { SHADOW_RESULTS_TOPIC } from '../processors/traffic/shadow-copy.js';
 import type { Logger } from '../log.js';
 import type { Kafka } from '../kafka/client.js';
 import { avroCodec, batchCodec, codecsByTopic } from '../kafka/codecs/topic-codec.js';
@@ -25,7 +28,7 @@ import { createDeadLetterSink } from '../kafka/dead-letters.js';
 import { endOffsets } from '../kafka/offsets.js';
 import { createProducer, type EventProducer } from '../kafka/producer.js';
 import type { RegistryClient } from '../kafka/registry.js';
-import { SHARED_RESULTS_TOPIC, TENANT_NAME, tenantResultsTopic } from '../stack/kafka-tenants.js';
+import { createTopicDirectory, resultRouter, undeliverableResult } from '../kafka/topic-directory.js';
 import { contextFromHeaders, contextFromTraceparent, traceHeaders } from '../tracing/kafka-headers.js';
 import { startTracing } from '../tracing/setup.js';
 import { ATTR, endWithError, SPAN, tracerOf } from '../tracing/spans.js';
@@ -63,27 +66,38 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
   const manifests = await avroCodec(registry, TOPICS.manifests, 'model-manifest');
   const resultCodec = codecsByTopic(registry, 'inference-result');
   const deadLetters = createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter'));
-  const host = new ModelHost(options.executorFor);
+  const executorFor = withVersionSlowdowns(options.executorFor, parseVersionSlowdowns(config.simulatedSlowdown));
+  const host = new ModelHost(executorFor);
+  // Canary and shadow versions run beside the stable one: one more host per such version name,
+  // each holding the models whose manifest routes traffic to that version.
+  const versionHosts = new Map<string, ModelHost>();
+  const versionHost = (version: string): ModelHost => {
+    const h = versionHosts.get(version) ?? new ModelHost(executorFor);
+    versionHosts.set(version, h);
+    return h;
+  };
+  /** Loads a manifest's canary and shadow versions (weights from weightsByVersion) and unloads those it no longer routes to. */
+  async function loadSideVersions(m: ModelManifest): Promise<void> {
+    const wanted = routedVersions(m).filter((v) => v !== m.version);
+    for (const [version, h] of versionHosts) if (!wanted.includes(version) && h.manifest(m.model)) await h.unload(m.model);
+    for (const version of wanted) {
+      const report = await versionHost(version).swap({ ...m, version, weightsUri: m.weightsByVersion?.[version] ?? m.weightsUri });
+      log.info('worker.model_loaded', { ...report, side: true });
+    }
+  }
+  /** The host that runs a batch: the one holding its version beside the stable one, else the stable host. */
+  const hostOf = (model: string, version: string): ModelHost => {
+    const side = versionHosts.get(version);
+    return version !== '' && host.manifest(model)?.version !== version && side?.manifest(model)?.version === version ? side : host;
+  };
   const devices = options.inventory.devices();
   const simulated = options.inventory.simulated;
   let running = 0;
   let stopping = false;
-  const tenantTopics = config.tenantResultTopics ? topicDirectory(kafka) : null;
-
-  /**
-   * Where a member's result goes: its reply topic; or, with per-tenant result topics, its tenant's
-   * topic and the shared one (the platform's projections read it). A tenant without a topic is
-   * answered on the shared topic only, with the reason it could not be reached (dead-lettered).
-   */
-  async function routeOf(m: BatchMember): Promise<{ topics: string[]; undeliverable: string | null }> {
-    if (!tenantTopics) return { topics: [m.replyTo], undeliverable: null };
-    if (!TENANT_NAME.test(m.tenant)) return { topics: [SHARED_RESULTS_TOPIC], undeliverable: `tenant '${m.tenant}' has no results topic: not a tenant name (${TENANT_NAME})` };
-    const topic = tenantResultsTopic(m.tenant);
-    if (!(await tenantTopics.exists(topic))) {
-      return { topics: [SHARED_RESULTS_TOPIC], undeliverable: `results topic '${topic}' does not exist: tenant '${m.tenant}' is not provisioned (gpuflow stack tenant add ${m.tenant})` };
-    }
-    return { topics: [topic, SHARED_RESULTS_TOPIC], undeliverable: null };
-  }
+  // With per-tenant result topics, a result goes to its tenant's topic and the shared one; a tenant
+  // without a topic is answered on the shared topic only, and dead-lettered. A failed topic listing
+  // throws, and the batch is handed back rather than misrouted.
+  const results = resultRouter(config.tenantResultTopics ? createTopicDirectory({ admin: () => kafka.admin(), relistAfterMs: 1_000 }) : null);
 
   const manifestSource: ConsumerSource<ModelManifest> = consume(kafka, {
     groupId: `gpuflow-worker-manifests-${options.workerId}-${epoch}`,
@@ -101,6 +115,7 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
           try {
             const report = await host.swap(d.value);
             log.info('worker.model_loaded', { ...report });
+            await loadSideVersions(d.value);
           } catch (error) {
             log.error('worker.model_load_failed', { model: d.value.model, version: d.value.version, error: describeError(error) });
           }
@@ -130,6 +145,7 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
     const runContext = trace.setSpan(parent, span);
     const resultSpans: Span[] = [];
     try {
+      const host = hostOf(batch.model, batch.modelVersion);
       if (!host.manifest(batch.model)) {
         const reason = `model ${batch.model} is not loaded on ${options.workerId}`;
         endWithError(span, reason);
@@ -159,7 +175,15 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
       const rows = batch.members.length;
       const rowBytes = result.output.data.byteLength / rows;
       const doneAt = Date.now();
-      const routes = await Promise.all(batch.members.map(routeOf));
+      // A shadow copy's answer goes to the shadow results topic only, never to a client's topic.
+      // While the model has a shadow version, a copy of each client's answer goes there too, so that
+      // whoever compares the two sees both outputs in one place.
+      const shadowed = (host.manifest(batch.model)?.shadowVersion ?? '') !== '';
+      const routes = await Promise.all(batch.members.map(async (m) => {
+        if (m.replyTo === SHADOW_RESULTS_TOPIC) return { topics: [SHADOW_RESULTS_TOPIC], undeliverable: null };
+        const route = await results.routeOf(m);
+        return shadowed ? { ...route, topics: [...route.topics, SHADOW_RESULTS_TOPIC] } : route;
+      }));
       const byTopic = new Map<string, { key: string; value: Buffer; headers?: Record<string, string> }[]>();
       const undelivered: Promise<void>[] = [];
       for (const [i, m] of batch.members.entries()) {
@@ -192,13 +216,10 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
           const list = byTopic.get(topic) ?? [];
           list.push({ key: m.tenant, value, ...(headers ? { headers } : {}) });
           byTopic.set(topic, list);
-          if (route.undeliverable && topic === SHARED_RESULTS_TOPIC) {
-            log.warn('worker.result_dead_lettered', { requestId: m.requestId, tenant: m.tenant, reason: route.undeliverable });
-            // Never written to a tenant topic, hence no partition or offset: the copy on the shared topic is the answer of record.
-            undelivered.push(deadLetters.send({
-              sourceTopic: SHARED_RESULTS_TOPIC, partition: -1, offset: '-1', reason: route.undeliverable, errorClass: 'UndeliverableResult',
-              key: Buffer.from(m.tenant), value, timestampMs: doneAt,
-            }));
+          const letter = undeliverableResult(route, m.tenant, value, doneAt);
+          if (letter) {
+            log.warn('worker.result_dead_lettered', { requestId: m.requestId, tenant: m.tenant, reason: letter.reason });
+            undelivered.push(deadLetters.send(letter));
           }
         }
       }
@@ -293,38 +314,10 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
       subscriptions.unsubscribe();
       await manifestSource.close();
       await host.unloadAll();
+      await Promise.all([...versionHosts.values()].map((h) => h.unloadAll()));
       await producer.disconnect();
       await tracing.flush();
       log.info('worker.stopped', {});
-    },
-  };
-}
-
-/**
- * The topics that exist, for routing results to tenant topics. A topic not seen yet is looked up
- * again (one listing at a time, at most once a second), so a tenant provisioned while the worker
- * runs is found; a listing that fails throws, and the batch is handed back rather than misrouted.
- */
-function topicDirectory(kafka: Kafka): { exists(topic: string): Promise<boolean> } {
-  const known = new Set<string>();
-  let listing: Promise<void> | null = null;
-  let listedAtMs = -Infinity;
-  const list = async (): Promise<void> => {
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      for (const topic of await admin.listTopics()) known.add(topic);
-      listedAtMs = Date.now();
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-  };
-  return {
-    async exists(topic) {
-      if (known.has(topic)) return true;
-      if (listing) await listing;
-      else if (Date.now() - listedAtMs >= 1_000) await (listing = list().finally(() => (listing = null)));
-      return known.has(topic);
     },
   };
 }

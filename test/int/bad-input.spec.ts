@@ -3,7 +3,7 @@
  * process, take a corpus of bad requests and fuzzed ones (fast-check, fixed seed). Each must end
  * on inference.requests.dlq or be answered (REJECTED with the reason, or OK when a fuzzed request
  * happens to be valid) exactly once; no process may crash, and all still serve a good request
- * afterwards. Counts per kind go to bench/results/bad-input.json.
+ * afterwards. Every rejection is also a RequestRejected decision on scheduler.events. Counts per kind go to bench/results/bad-input.json.
  */
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
@@ -11,7 +11,7 @@ import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { row, writeResult, type BenchRow } from '../../bench/result.js';
 import { createClient, type GpuflowClient } from '../../src/client/client.js';
-import type { DeadLetter, InferenceResult } from '../../src/domain/events/index.js';
+import type { DeadLetter, InferenceResult, RequestRejected } from '../../src/domain/events/index.js';
 import { avroCodec, codecsByTopic } from '../../src/kafka/codecs/topic-codec.js';
 import { consume, type ConsumerSource } from '../../src/kafka/consumer-source.js';
 import { createDeadLetterSink } from '../../src/kafka/dead-letters.js';
@@ -34,6 +34,9 @@ let client: GpuflowClient;
 let rawProducer: kafkajs.Producer;
 let sink: EventProducer;
 let dlqSource: ConsumerSource<DeadLetter>;
+let decisionSource: ConsumerSource<unknown>;
+/** RequestRejected decisions on scheduler.events, by request id. */
+const rejections = new Map<string, RequestRejected[]>();
 /** Dead letters by the key of the message they hold. */
 const deadLetters = new Map<string, DeadLetter[]>();
 const results = new Map<string, InferenceResult>();
@@ -75,6 +78,23 @@ beforeAll(async () => {
     d.ack();
   });
   await assigned;
+  const decisionCodec = await avroCodec(registry, 'scheduler.events', 'scheduler-event');
+  const decisionsStart = await endOffsets(kafka, 'scheduler.events');
+  let decisionsJoined!: () => void;
+  const decisionsAssigned = new Promise<void>((r) => (decisionsJoined = r));
+  decisionSource = consume(kafka, {
+    groupId: `${run}-decisions`, topics: ['scheduler.events'], decode: (b) => decisionCodec.decode(b), deadLetters: createDeadLetterSink(sink, codecsByTopic(registry, 'dead-letter')),
+    logger, startAt: (_t, p) => decisionsStart.get(p), onAssignment: () => decisionsJoined(),
+  });
+  decisionSource.deliveries$.subscribe((d) => {
+    const event = d.value as { type: string };
+    if (event.type === 'RequestRejected') {
+      const rejected = event as RequestRejected;
+      rejections.set(rejected.requestId, [...(rejections.get(rejected.requestId) ?? []), rejected]);
+    }
+    d.ack();
+  });
+  await decisionsAssigned;
   rawProducer = testKafka().producer();
   await rawProducer.connect();
 
@@ -97,6 +117,7 @@ afterAll(async () => {
   redis.disconnect();
   await client?.close();
   await dlqSource?.close();
+  await decisionSource?.close();
   await rawProducer?.disconnect();
   await sink?.disconnect();
 });
@@ -192,6 +213,17 @@ describe('bad input on the real stack', () => {
     expect(new Set(cases.map((c) => c.kind))).toEqual(new Set(BAD_KINDS));
     await play(cases);
     for (const c of cases) check(c, c.kind);
+    // Each rejection, at admission or later, is a decision that projections and replay see, with the answer's reason.
+    const rejected = cases.filter((c) => fateOf(c).result?.status === 'REJECTED');
+    expect(rejected.length).toBeGreaterThan(0);
+    await waitFor('a RequestRejected decision for every rejected case', () => rejected.every((c) => rejections.has(c.requestId!)) || undefined, 30_000, 200);
+    for (const c of rejected) {
+      const decisions = rejections.get(c.requestId!)!;
+      expect(decisions, c.name).toHaveLength(1);
+      expect(decisions[0]!.reason, c.name).toBe(fateOf(c).result!.reason);
+      expect(decisions[0]!.inputs, c.name).toHaveLength(1);
+      expect(decisions[0]!.inputs[0], c.name).toMatch(/^inference\.requests:\d+:\d+$/);
+    }
     // Beyond the topic's max.message.bytes (8 MiB) the broker itself refuses the request: nothing enters.
     const huge = Buffer.alloc(9 * 2 ** 20);
     count('oversize payload', 'sent');

@@ -230,7 +230,7 @@ describe('a SASL_SSL broker with tenant ACLs', () => {
     const producer = await createProducer(kafka);
     await publishManifest(producer, registry, { ...DEMO_MANIFEST, model, maxQueueDelayMs: 20 });
     await producer.disconnect();
-    const dispatcher = await startDispatcher(kafka, registry, clientLogger, { groupId: uniqueName('tenant-dispatcher'), tickMs: 100, maxInFlightRequests: 100, sessionTimeoutMs: 6_000, startAtEnd: true });
+    const dispatcher = await startDispatcher(kafka, registry, clientLogger, { groupId: uniqueName('tenant-dispatcher'), tickMs: 100, maxInFlightRequests: 100, sessionTimeoutMs: 6_000, startAtEnd: true, tenantResultTopics: true });
     const workerId = uniqueName('tenant-w');
     const joined = firstValueFrom(dispatcher.decisions$.pipe(filter((e) => e.type === 'WorkerJoined' && e.workerId === workerId)));
     const devices = openDevices({ simulate: true, count: 1, type: 'H100', node: workerId }, clientLogger);

@@ -24,6 +24,7 @@ export const dispatcherCommand: Command = {
       groupId: String(flags.group), tickMs: Number(flags['tick-ms']), maxInFlightRequests: Number(flags['max-in-flight']),
       sessionTimeoutMs: Number(flags['session-timeout-ms']),
       startAtEnd: Boolean(flags['start-at-end']),
+      tenantResultTopics: config.tenantResultTopics,
       queuePolicy: { maxQueueSize: Number(flags['max-queue']) },
     });
     const statsMs = Number(flags['stats-ms']);

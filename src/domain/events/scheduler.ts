@@ -67,6 +67,26 @@ export interface WorkerEvicted extends DecisionContext {
   reason: string;
 }
 
+/**
+ * The canary of a model fell behind its stable version (error rate or SLO attainment over the
+ * guard's window, both with enough samples): from this decision on every request goes to stable,
+ * until a new manifest of the model arrives.
+ */
+export interface RolloutAborted extends DecisionContext {
+  type: 'RolloutAborted';
+  model: string;
+  stableVersion: string;
+  canaryVersion: string;
+  reason: string;
+  stableSamples: number;
+  canarySamples: number;
+  stableErrorRate: number;
+  canaryErrorRate: number;
+  /** Share of the window's requests answered by their deadline, 0 to 1. */
+  stableAttainment: number;
+  canaryAttainment: number;
+}
+
 export type SchedulerEvent =
   | BatchFormed
   | BatchAssigned
@@ -74,6 +94,7 @@ export type SchedulerEvent =
   | BatchCompleted
   | RequestRejected
   | WorkerJoined
-  | WorkerEvicted;
+  | WorkerEvicted
+  | RolloutAborted;
 
 export type SchedulerEventType = SchedulerEvent['type'];

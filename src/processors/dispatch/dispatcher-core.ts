@@ -27,6 +27,11 @@ import type { SchedulerConfig } from '../scheduling/config.js';
 import { isDecision } from '../scheduling/facts.js';
 import type { SchedulerInput } from '../scheduling/inputs.js';
 import { createScheduler } from '../scheduling/scheduler.js';
+import { step } from '../../domain/decider.js';
+import { requestKey, routeRequest, routedVersions } from '../traffic/route.js';
+import { createRolloutGuard, isAborted, type RolloutGuardInput } from '../traffic/rollout-guard.js';
+import type { RolloutGuardConfig } from '../traffic/rollout-guard-config.js';
+import { shadowCopy } from '../traffic/shadow-copy.js';
 
 /** An input other than a request; `ref` names its source ('topic:partition:offset' or 'tick:<ms>'). */
 export type SignalInput =
@@ -61,6 +66,13 @@ export interface DispatcherCoreOptions<H> {
   clock: SchedulerLike;
   queuePolicy?: Partial<QueuePolicy>;
   scheduler?: Partial<SchedulerConfig>;
+  /** When a canary is rolled back (src/processors/traffic/rollout-guard-config.ts). */
+  rollout?: Partial<RolloutGuardConfig>;
+  /**
+   * What to hold for the shadow copy of a request, given the original's; by default the original's
+   * own (right for callers that hold nothing per request, such as replay).
+   */
+  shadowOf?: (held: H, copy: InferenceRequest) => H;
   effects: DispatcherEffects<H>;
 }
 
@@ -71,8 +83,12 @@ export interface DispatcherCore<H> {
   /** Whether a request is held (admitted and not finished). */
   holds(requestId: string): boolean;
   heldOf(requestId: string): H | undefined;
-  /** A formed batch not yet finished: when it formed, and what is held for its unfinished members, in batch order. */
-  openBatch(batchId: string): { formedAtMs: number; members: H[] } | undefined;
+  /**
+   * A formed batch not yet finished: when it formed, the version its requests asked for ('' for
+   * whatever the worker's current version is: stable traffic), and what is held for its unfinished
+   * members, in batch order.
+   */
+  openBatch(batchId: string): { formedAtMs: number; modelVersion: string; members: H[] } | undefined;
   /** Requests admitted and not finished. */
   readonly unfinished: number;
   close(): void;
@@ -82,7 +98,7 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
   const { clock, effects } = options;
   const held = new Map<string, H>();
   /** Members of each formed batch not yet finished; when none is left the batch's slot is free again. */
-  const openBatches = new Map<string, { readonly ids: readonly string[]; readonly formedAtMs: number; open: number }>();
+  const openBatches = new Map<string, { readonly ids: readonly string[]; readonly formedAtMs: number; readonly modelVersion: string; open: number }>();
   const batchOfRequest = new Map<string, string>();
   const manifests = new Map<string, ModelManifest>();
   const lastCapacity = new Map<string, number>();
@@ -94,6 +110,25 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
   let slotDebt = 0;
   const scheduler = createScheduler({ config: options.scheduler ?? {} });
   let state = scheduler.initialState();
+  // Traffic: each request is stamped with the version it is routed to; the guard watches how the
+  // stable and canary versions serve and rolls the canary back when it falls behind.
+  const guard = createRolloutGuard(options.rollout ?? {});
+  let guardState = guard.initialState();
+  /** Routed (not shadow) requests not yet finished: the version they went to and their deadline. */
+  const routed = new Map<string, { model: string; version: string; deadlineMs: number }>();
+
+  function observe(input: RolloutGuardInput): void {
+    const { state: next, events } = step(guard, guardState, input, clock.now());
+    guardState = next;
+    for (const event of events) if (event.type === 'RolloutAborted') effects.decided(event);
+  }
+
+  /** The outcome of a routed request, for the guard. */
+  function outcome(requestId: string, inputRef: string, failed: boolean, doneAtMs: number): void {
+    const r = routed.get(requestId);
+    if (r === undefined) return;
+    observe({ type: 'OutcomeObserved', inputRef, model: r.model, version: r.version, failed, metDeadline: !failed && doneAtMs <= r.deadlineMs });
+  }
 
   function reject(requestId: string, reason: string): void {
     if (held.has(requestId)) effects.rejected(held.get(requestId) as H, requestId, reason);
@@ -103,6 +138,7 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
     if (!held.has(requestId)) return;
     const h = held.get(requestId) as H;
     held.delete(requestId);
+    routed.delete(requestId);
     effects.finished(h, requestId);
     const batchId = batchOfRequest.get(requestId);
     if (batchId === undefined) return;
@@ -129,13 +165,14 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
   function onBatcherOutput(out: BatcherOutput): void {
     if (out.type === 'RequestRejected') {
       effects.decided(out.event);
+      outcome(out.event.requestId, out.event.inputs[0] ?? 'rejected', true, out.event.atMs);
       reject(out.event.requestId, out.event.reason);
       finish(out.event.requestId);
       return;
     }
     const formed = out.event;
     effects.decided(formed);
-    openBatches.set(formed.batchId, { ids: formed.requestIds, formedAtMs: formed.atMs, open: formed.requestIds.length });
+    openBatches.set(formed.batchId, { ids: formed.requestIds, formedAtMs: formed.atMs, modelVersion: out.requests[0]?.modelVersion ?? '', open: formed.requestIds.length });
     for (const id of formed.requestIds) batchOfRequest.set(id, formed.batchId);
     applyScheduler({
       type: 'BatchReady',
@@ -178,6 +215,7 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
         finishBatch(event.batchId);
         break;
       case 'RequestRejected':
+        outcome(event.requestId, event.inputs[0] ?? 'rejected', true, event.atMs);
         reject(event.requestId, event.reason);
         finish(event.requestId);
         break;
@@ -198,10 +236,17 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
 
   function apply(input: SignalInput): void {
     switch (input.kind) {
-      case 'manifest':
-        manifests.set(input.manifest.model, input.manifest);
-        batcherIn.next({ type: 'ManifestUpdated', manifest: input.manifest, memoryBudgetBytes: Infinity, inputRef: input.ref });
+      case 'manifest': {
+        const m = input.manifest;
+        manifests.set(m.model, m);
+        // A queue per routed version; the stable one last, as the batcher routes unversioned requests to the latest.
+        for (const version of routedVersions(m).reverse()) {
+          const weightsUri = version === m.version ? m.weightsUri : (m.weightsByVersion?.[version] ?? m.weightsUri);
+          batcherIn.next({ type: 'ManifestUpdated', manifest: { ...m, version, weightsUri }, memoryBudgetBytes: Infinity, inputRef: input.ref });
+        }
+        observe({ type: 'ManifestSeen', inputRef: input.ref, manifest: m });
         return;
+      }
       case 'heartbeat':
         lastCapacity.set(input.heartbeat.workerId, input.heartbeat.capacity);
         applyScheduler({ type: 'HeartbeatReceived', inputRef: input.ref, heartbeat: input.heartbeat });
@@ -215,13 +260,16 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
       case 'report': {
         const r = input.report;
         if (r.type === 'BatchDone') {
+          for (const id of openBatches.get(r.batchId)?.ids ?? []) outcome(id, input.ref, false, r.timestampMs);
           batcherIn.next({ type: 'BatchObserved', model: r.model, modelVersion: r.modelVersion, batchSize: r.batchSize, serviceTimeMs: r.serviceTimeUs / 1000, inputRef: input.ref });
           applyScheduler({ type: 'BatchCompleted', inputRef: input.ref, batchId: r.batchId, workerId: r.workerId, workerEpoch: r.workerEpoch, serviceTimeUs: r.serviceTimeUs });
         } else if (r.retriable) {
+          for (const id of openBatches.get(r.batchId)?.ids ?? []) outcome(id, input.ref, true, r.timestampMs);
           applyScheduler({ type: 'BatchFailed', inputRef: input.ref, batchId: r.batchId, workerId: r.workerId, workerEpoch: r.workerEpoch, reason: r.reason });
         } else {
           // The batch itself is wrong: retrying elsewhere cannot help.
           for (const id of openBatches.get(r.batchId)?.ids ?? []) {
+            outcome(id, input.ref, true, r.timestampMs);
             reject(id, r.reason);
             finish(id);
           }
@@ -238,8 +286,26 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
   return {
     admit({ ref, request, held: h }) {
       if (held.has(request.requestId)) return;
+      const manifest = manifests.get(request.model);
+      if (manifest === undefined) {
+        // No manifest: the batcher rejects it with the reason.
+        held.set(request.requestId, h);
+        batcherIn.next({ type: 'RequestArrived', request, inputRef: ref });
+        return;
+      }
+      const choice = routeRequest(manifest, requestKey(request), isAborted(guardState, request.model), request.modelVersion);
+      // Only canary traffic is stamped: stable traffic keeps asking for the current version, so a
+      // batch formed just before a hot swap runs on whichever version the worker has.
+      const stamped: InferenceRequest = choice.canary ? { ...request, modelVersion: choice.version } : request;
       held.set(request.requestId, h);
-      batcherIn.next({ type: 'RequestArrived', request, inputRef: ref });
+      routed.set(request.requestId, { model: request.model, version: choice.version, deadlineMs: request.deadlineMs });
+      batcherIn.next({ type: 'RequestArrived', request: stamped, inputRef: ref });
+      if (choice.shadowVersion !== null) {
+        const copy = shadowCopy(request, choice.shadowVersion);
+        if (held.has(copy.requestId)) return;
+        held.set(copy.requestId, options.shadowOf ? options.shadowOf(h, copy) : h);
+        batcherIn.next({ type: 'RequestArrived', request: copy, inputRef: ref });
+      }
     },
     apply,
     holds: (requestId) => held.has(requestId),
@@ -249,7 +315,7 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
       if (batch === undefined) return undefined;
       const members: H[] = [];
       for (const id of batch.ids) if (held.has(id)) members.push(held.get(id) as H);
-      return { formedAtMs: batch.formedAtMs, members };
+      return { formedAtMs: batch.formedAtMs, modelVersion: batch.modelVersion, members };
     },
     get unfinished() {
       return held.size;

@@ -100,6 +100,8 @@ export function wireValue(e: ProjectedEvent): { key: string; value: unknown } {
       return { key: e.value.model, value: { ...e.value, tensor: new Uint8Array(0) } };
     case 'result':
       return { key: e.value.tenant, value: { ...e.value, output: new Uint8Array(0) } };
+    case 'shadow':
+      return { key: e.value.tenant, value: e.value };
     case 'telemetry':
     case 'anomaly':
       return { key: e.value.deviceUuid, value: e.value };
