@@ -1,5 +1,6 @@
 /** Applies topic declarations to a broker: creates, alters configs, adds partitions; reports drift it cannot fix. */
 import kafkajs, { type Admin, type Kafka } from 'kafkajs';
+import { createTopicsAndWait } from './create-topics.js';
 import { planTopicChanges, type TopicChange, type TopicSpec, type TopicState } from './topics.js';
 
 // kafkajs is CommonJS; its enums are reached through the default export under ESM.
@@ -51,15 +52,15 @@ export async function applyTopics(kafka: Kafka, specs: readonly TopicSpec[]): Pr
     const changes = planTopicChanges(specs, await readTopicStates(admin, specs));
     const creates = changes.filter((c) => c.kind === 'create');
     if (creates.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: creates.map(({ spec }) => ({
+      await createTopicsAndWait(
+        admin,
+        creates.map(({ spec }) => ({
           topic: spec.name,
           numPartitions: spec.partitions,
           replicationFactor: spec.replicationFactor,
           configEntries: Object.entries(spec.config).map(([name, value]) => ({ name, value })),
         })),
-      });
+      );
     }
     const partitionChanges = changes.filter((c) => c.kind === 'add-partitions');
     if (partitionChanges.length > 0) {

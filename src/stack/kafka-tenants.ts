@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { Secret, STACK_KAFKA_ADMIN, stackKafkaSecretsDir, stackKafkaTlsDir, TENANT_NAME, type Config } from '../config.js';
 import { ConfigError, StackError } from '../domain/errors.js';
 import { createKafka, type Kafka } from '../kafka/client.js';
+import { createTopicsAndWait } from '../kafka/create-topics.js';
 import { loadTopicSpecs, topicSpec } from '../kafka/topics.js';
 import type { Logger } from '../log.js';
 import { newPassword, PASSWORD_PATTERN, redact, stackAdminPassword, writePrivate } from './kafka-secrets.js';
@@ -184,17 +185,14 @@ export async function addKafkaTenant(config: Config, logger: Logger, tenant: str
   try {
     if (!(await admin.listTopics()).includes(resultsTopic)) {
       const spec = topicSpec(loadTopicSpecs(undefined, config.topicReplication), SHARED_RESULTS_TOPIC);
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [
-          {
-            topic: resultsTopic,
-            numPartitions: spec.partitions,
-            replicationFactor: config.topicReplication ?? Math.min(3, config.stack.kafkaBrokerCount),
-            configEntries: Object.entries(spec.config).map(([name, value]) => ({ name, value })),
-          },
-        ],
-      });
+      await createTopicsAndWait(admin, [
+        {
+          topic: resultsTopic,
+          numPartitions: spec.partitions,
+          replicationFactor: config.topicReplication ?? Math.min(3, config.stack.kafkaBrokerCount),
+          configEntries: Object.entries(spec.config).map(([name, value]) => ({ name, value })),
+        },
+      ]);
     }
     await admin.createAcls({
       acl: tenantAcls(tenant).map((acl) => ({

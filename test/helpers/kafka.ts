@@ -4,6 +4,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { createKafka, type Kafka } from '../../src/kafka/client.js';
 import type { ModelManifest } from '../../src/domain/events/manifest.js';
+import { createTopicsAndWait } from '../../src/kafka/create-topics.js';
 import { createProducer } from '../../src/kafka/producer.js';
 import { createRegistryClient } from '../../src/kafka/registry.js';
 import { publishManifest } from '../../src/services/manifests.js';
@@ -29,7 +30,7 @@ export async function createTestTopic(kafka: Kafka, topic: string, partitions = 
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }] });
+    await createTopicsAndWait(admin, [{ topic, numPartitions: partitions, replicationFactor: 1 }]);
   } finally {
     await admin.disconnect();
   }

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { row, writeResult } from '../../bench/result.js';
 import { consume, type Delivery } from '../../src/kafka/consumer-source.js';
 import { createProducer } from '../../src/kafka/producer.js';
+import { createTopicsAndWait } from '../../src/kafka/create-topics.js';
 import { kafkaNodeAnswers } from '../../src/stack/kafka.js';
 import { startLocalCluster, type LocalCluster } from '../helpers/cluster.js';
 import { uniqueName, waitFor } from '../helpers/kafka.js';
@@ -52,10 +53,7 @@ describe('a 3-node cluster losing a broker under load', () => {
     const admin = cluster.kafka.admin();
     await admin.connect();
     try {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic, numPartitions: 1, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }],
-      });
+      await createTopicsAndWait(admin, [{ topic, numPartitions: 1, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }]);
     } finally {
       await admin.disconnect();
     }

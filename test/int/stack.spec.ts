@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { StackError } from '../../src/domain/errors.js';
+import { createTopicsAndWait } from '../../src/kafka/create-topics.js';
 import { createLogger } from '../../src/log.js';
 import { stackDown, stackStatus, stackUp, type ComponentName } from '../../src/stack/index.js';
 import { kafkaAnswers } from '../../src/stack/kafka.js';
@@ -108,7 +109,7 @@ describe('local stack', () => {
     const consumer = kafka.consumer({ groupId, maxBytesPerPartition: 32 * 1024 * 1024, maxBytes: 64 * 1024 * 1024 });
     await admin.connect();
     try {
-      expect(await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true })).toBe(true);
+      await createTopicsAndWait(admin, [{ topic, numPartitions: 2 }]);
       const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
       expect(metadata.topics[0]!.partitions).toHaveLength(2);
       const big = Buffer.alloc(16 * 1024 * 1024, 0x5a);
@@ -190,7 +191,7 @@ describe('local stack', () => {
     const schemaId = (await post(`/subjects/${subject}/versions`, avroRecord([{ name: 'a', type: 'long' }]))).json.id;
     let admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
+    await createTopicsAndWait(admin, [{ topic }]);
     await admin.disconnect();
 
     await stackDown(config, logger, { only: managed });
