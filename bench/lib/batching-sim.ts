@@ -11,7 +11,7 @@
 import { Subscription, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import type { InferenceRequest } from '../../src/domain/events/request.js';
 import { createLatencyModel, type DeviceProfile, type LatencyModel, type ModelCost } from '../../src/gpu/simulated/latency-model.js';
-import { SimEventQueue } from './sim-event-queue.js';
+import { SimEventQueue } from '../../src/whatif/sim-event-queue.js';
 
 export interface SimModel {
   readonly model: string;

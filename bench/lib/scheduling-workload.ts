@@ -5,7 +5,7 @@ import { isDecision, type SchedulerFact } from '../../src/processors/scheduling/
 import type { SchedulerInput } from '../../src/processors/scheduling/inputs.js';
 import type { BatchMemberRef } from '../../src/processors/scheduling/records.js';
 import { createScheduler } from '../../src/processors/scheduling/scheduler.js';
-import { SimEventQueue, type SimEvent } from './sim-event-queue.js';
+import { SimEventQueue, type SimEvent } from '../../src/whatif/sim-event-queue.js';
 
 /**
  * A simulated cluster run in virtual time, closed loop: batches arrive (Poisson), the scheduler

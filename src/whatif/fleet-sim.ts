@@ -12,6 +12,7 @@ import type { QueuePolicy } from '../processors/batching/queue-policy.js';
 import type { SchedulerConfig } from '../processors/scheduling/config.js';
 import { createDispatchCore, type CoreInput } from '../replay/dispatch-core.js';
 import { serviceMs, type ServiceFit } from './latency-fit.js';
+import { SimEventQueue } from './sim-event-queue.js';
 
 export interface SimWorker {
   workerId: string;
@@ -69,57 +70,17 @@ type SimEvent =
   | { kind: 'finished'; worker: SimWorker }
   | { kind: 'done'; worker: SimWorker; batchId: string; model: string; modelVersion: string; batchSize: number; serviceUs: number; finishedAtMs: number };
 
+/** A scheduled event; `seq` keeps events of equal time in the order they were scheduled. */
 interface Timed {
-  atMs: number;
+  at: number;
   seq: number;
   event: SimEvent;
 }
 
-/** A binary min-heap on (time, insertion order): equal times keep the order they were scheduled in. */
-class EventQueue {
-  private readonly heap: Timed[] = [];
-  private seq = 0;
-
-  push(atMs: number, event: SimEvent): void {
-    const heap = this.heap;
-    heap.push({ atMs, seq: this.seq++, event });
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-      i = parent;
-    }
-  }
-
-  peek(): Timed | undefined {
-    return this.heap[0];
-  }
-
-  pop(): Timed | undefined {
-    const heap = this.heap;
-    const top = heap[0];
-    const last = heap.pop();
-    if (top === undefined || last === undefined || heap.length === 0) return top;
-    heap[0] = last;
-    for (let i = 0; ; ) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
-      if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
-      if (m === i) break;
-      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-      i = m;
-    }
-    return top;
-  }
-}
-
-const before = (a: Timed, b: Timed): boolean => a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq);
-
 export function simulate(input: SimulationInput): SimulationResult {
-  const queue = new EventQueue();
+  const events = new SimEventQueue<Timed>();
+  let seq = 0;
+  const queue = { push: (at: number, event: SimEvent): void => events.push({ at, seq: seq++, event }) };
   const requests = new Map(input.requests.map((r) => [r.request.requestId, r.request]));
   const outcomes = new Map<string, RequestOutcome>();
   const formed = new Map<string, string[]>();
@@ -173,17 +134,17 @@ export function simulate(input: SimulationInput): SimulationResult {
 
   try {
     for (;;) {
-      const next = queue.peek();
+      const next = events.peek();
       const wake = core.nextWakeMs();
-      if (wake !== undefined && (next === undefined || wake <= next.atMs)) {
+      if (wake !== undefined && (next === undefined || wake <= next.at)) {
         now = Math.max(now, wake);
         if (now > input.endMs) break;
         core.apply({ atMs: now, wake: true });
         continue;
       }
-      if (next === undefined || next.atMs > input.endMs) break;
-      queue.pop();
-      now = Math.max(now, next.atMs);
+      if (next === undefined || next.at > input.endMs) break;
+      events.pop();
+      now = Math.max(now, next.at);
       const event = next.event;
       switch (event.kind) {
         case 'input':

@@ -1,4 +1,7 @@
-/** A min-heap of simulated events by (time, then sequence), the clock of the benchmarks' discrete-event simulations. */
+/**
+ * A min-heap of simulated events by (time, then sequence): the clock of discrete-event simulations
+ * (what-if's fleet and the benchmarks'). Equal times keep the order of their sequence numbers.
+ */
 export interface SimEvent {
   at: number;
   seq: number;
@@ -9,6 +12,10 @@ export class SimEventQueue<E extends SimEvent> {
 
   get size(): number {
     return this.heap.length;
+  }
+
+  peek(): E | undefined {
+    return this.heap[0];
   }
 
   push(e: E): void {
