@@ -1,7 +1,9 @@
 /** `gpuflow dispatcher`: admission, batching and scheduling as its own process. */
 import { randomUUID } from 'node:crypto';
+import { ConfigError } from '../../domain/errors.js';
 import { createKafka } from '../../kafka/client.js';
 import { createRegistryClient } from '../../kafka/registry.js';
+import { DEFAULT_ROLLOUT_GUARD, type RolloutGuardConfig } from '../../processors/traffic/rollout-guard-config.js';
 import { startDispatcher } from '../../services/dispatcher.js';
 import type { Command } from '../command.js';
 import { untilSignal } from '../signals.js';
@@ -18,6 +20,10 @@ export const dispatcherCommand: Command = {
     'stats-ms': { type: 'number', description: 'log a dispatcher.stats line this often (0: never)', default: 10_000 },
     'tick-ms': { type: 'number', description: 'liveness tick', default: 250 },
     'session-timeout-ms': { type: 'number', description: 'how soon a dead dispatcher\'s partitions move to another (Kafka minimum 6000)', default: 10_000 },
+    'rollout-window-ms': { type: 'number', description: 'canary guard: outcomes older than this leave the comparison', default: DEFAULT_ROLLOUT_GUARD.windowMs },
+    'rollout-min-samples': { type: 'number', description: 'canary guard: outcomes stable and canary each need before they are compared', default: DEFAULT_ROLLOUT_GUARD.minSamples },
+    'rollout-max-error-increase': { type: 'number', description: 'canary guard: abort when canary error rate exceeds stable\'s by more (0 to 1)', default: DEFAULT_ROLLOUT_GUARD.maxErrorRateIncrease },
+    'rollout-max-attainment-drop': { type: 'number', description: 'canary guard: abort when canary SLO attainment trails stable\'s by more (0 to 1)', default: DEFAULT_ROLLOUT_GUARD.maxAttainmentDrop },
   },
   async run({ flags }, { config, logger, print }) {
     const handle = await startDispatcher(createKafka(config, logger), createRegistryClient(config.schemaRegistryUrl), logger, {
@@ -25,6 +31,7 @@ export const dispatcherCommand: Command = {
       sessionTimeoutMs: Number(flags['session-timeout-ms']),
       startAtEnd: Boolean(flags['start-at-end']),
       tenantResultTopics: config.tenantResultTopics,
+      rollout: rolloutFlags(flags),
       queuePolicy: { maxQueueSize: Number(flags['max-queue']) },
     });
     const statsMs = Number(flags['stats-ms']);
@@ -43,3 +50,19 @@ export const dispatcherCommand: Command = {
     return 0;
   },
 };
+
+/** The canary guard's thresholds from the command line, checked. */
+function rolloutFlags(flags: Record<string, unknown>): RolloutGuardConfig {
+  const value = (name: string, ok: (n: number) => boolean, what: string): number => {
+    const n = Number(flags[name]);
+    if (!ok(n)) throw new ConfigError(`--${name} must be ${what}, got ${String(flags[name])}`);
+    return n;
+  };
+  const share = (n: number): boolean => n >= 0 && n <= 1;
+  return {
+    windowMs: value('rollout-window-ms', (n) => n > 0, 'a positive number of milliseconds'),
+    minSamples: value('rollout-min-samples', (n) => Number.isInteger(n) && n >= 1, 'a whole number of at least 1'),
+    maxErrorRateIncrease: value('rollout-max-error-increase', share, 'between 0 and 1'),
+    maxAttainmentDrop: value('rollout-max-attainment-drop', share, 'between 0 and 1'),
+  };
+}
