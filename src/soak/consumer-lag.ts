@@ -25,8 +25,3 @@ export async function groupLag(admin: Admin, group: WatchedGroup, baseline: Read
   }
   return lag;
 }
-
-/** Each partition's end offset now: the baseline of a group that has committed nothing yet. */
-export async function topicEnds(admin: Admin, topic: string): Promise<Map<number, string>> {
-  return new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.high]));
-}

@@ -12,13 +12,14 @@ import { loadTensor } from '../cli/commands/submit.js';
 import type { Config } from '../config.js';
 import { GpuflowError } from '../domain/errors.js';
 import type { Kafka } from '../kafka/client.js';
+import { endOffsetsWith } from '../kafka/offsets.js';
 import { createProducer } from '../kafka/producer.js';
 import type { RegistryClient } from '../kafka/registry.js';
 import type { Logger } from '../log.js';
 import { connectRedis } from '../projections/redis-connection.js';
 import { dumpProjections } from '../projections/redis-sink.js';
 import { DEMO_MANIFEST, publishManifest } from '../services/manifests.js';
-import { groupLag, topicEnds, type WatchedGroup } from './consumer-lag.js';
+import { groupLag, type WatchedGroup } from './consumer-lag.js';
 import { startPipeline } from './pipeline-processes.js';
 import { residentBytes } from './process-memory.js';
 import type { SoakReport, SoakSample } from './soak-report.js';
@@ -81,7 +82,7 @@ export async function runSoak(config: Config, kafka: Kafka, registry: RegistryCl
     const probe = { model: DEMO_MANIFEST.model, tenant: 'soak', sloClass: 'batch' as const, deadlineMs: 10_000 };
     await untilServing(() => client.infer({ ...probe, tensor: tensor({} as never, 0) }), 120_000);
     // Baselines after the probe: each group has started by now, at the end or at its commits.
-    const baselines = new Map(await Promise.all(watched.map(async (g) => [g.topic, await topicEnds(admin, g.topic)] as const)));
+    const baselines = new Map(await Promise.all(watched.map(async (g) => [g.topic, await endOffsetsWith(admin, g.topic)] as const)));
 
     const load = startSteadyLoad(client, {
       ratePerSec: options.ratePerSec, model: DEMO_MANIFEST.model, tenants: ['acme', 'globex', 'initech'], classes: CLASSES,
