@@ -10,7 +10,7 @@
 import type { AnomalyDoc } from './anomalies.js';
 import type { BatchSizesDoc } from './batch-sizes.js';
 import { isDeviceDoc, isWorkerDoc, type ClusterDoc } from './cluster.js';
-import type { LoadDoc } from './load.js';
+import { isArrivalsDoc, type LoadDoc } from './load.js';
 import type { ModelInferenceDoc } from './model-inference.js';
 import type { ModelVersionsDoc } from './model-versions.js';
 import type { Doc, Docs } from './projection.js';
@@ -92,6 +92,7 @@ export function metricFamilies(states: ProjectionStates, nowMs: number, staleAft
   const batches = docs<BatchSizesDoc>(states, 'batch-sizes').map(([, d]) => d);
   const anomalies = docs<AnomalyDoc>(states, 'anomalies').map(([, d]) => d);
   const stateOf = <D extends Doc>(name: string): Docs<D> => new Map(docs<D>(states, name));
+  const arrivals = docs<LoadDoc>(states, 'load').flatMap(([id, d]) => (isArrivalsDoc(id, d) ? [d] : []));
   const scaling = scalingSignals(stateOf<LoadDoc>('load'), stateOf<QueueDoc>('queues'), stateOf<ClusterDoc>('cluster'), nowMs, staleAfterMs);
   const versions = docs<ModelVersionsDoc>(states, 'model-versions').map(([, d]) => d);
   const shadows = docs<Doc>(states, 'shadow-divergence').flatMap(([id, d]) => (isShadowDivergenceDoc(id, d) ? [d] : []));
@@ -105,9 +106,9 @@ export function metricFamilies(states: ProjectionStates, nowMs: number, staleAft
       { labels: { simulated: 'false' }, value: devices.length - simulated },
     ]),
     family('gpuflow_queue_depth', 'Requests arrived and not yet batched or rejected, per model and SLO class', 'gauge',
-      depth.map((d) => ({ labels: { model: d.model, class: d.sloClass }, value: d.arrived - d.decided }))),
+      depth.map((d) => ({ labels: { model: d.model, class: d.sloClass }, value: d.waiting }))),
     family('gpuflow_requests_arrived_total', 'Requests read from inference.requests, per model and SLO class', 'counter',
-      depth.map((d) => ({ labels: { model: d.model, class: d.sloClass }, value: d.arrived }))),
+      arrivals.map((d) => ({ labels: { model: d.model, class: d.sloClass }, value: d.requests }))),
     family('gpuflow_batch_size', 'Requests per formed batch', 'histogram', batches.flatMap(batchSizeSamples)),
     family('gpuflow_batches_formed_total', 'Batches formed, per model and the reason the batch closed', 'counter',
       batches.flatMap((d) => Object.entries(d.reasons).sort().map(([reason, n]) => ({ labels: { model: d.model, reason }, value: n })))),

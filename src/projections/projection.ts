@@ -16,8 +16,8 @@ export type Doc = Readonly<Record<string, unknown>>;
 
 export type Docs<D extends Doc = Doc> = ReadonlyMap<string, D>;
 
-/** The documents one event changes: document id → its new value. */
-export type DocChanges<D extends Doc = Doc> = Readonly<Record<string, D>>;
+/** The documents one event changes: document id → its new value, or null when it is removed. */
+export type DocChanges<D extends Doc = Doc> = Readonly<Record<string, D | null>>;
 
 export interface Projection<D extends Doc = Doc> {
   name: string;
@@ -31,7 +31,10 @@ export const NO_CHANGES: DocChanges<never> = Object.freeze({});
 
 /** Applies changes to a mutable copy of the state (the shell's working copy). */
 export function applyChanges<D extends Doc>(state: Map<string, D>, changes: DocChanges<D>): void {
-  for (const [id, doc] of Object.entries(changes)) state.set(id, doc);
+  for (const [id, doc] of Object.entries(changes)) {
+    if (doc === null) state.delete(id);
+    else state.set(id, doc);
+  }
 }
 
 /** Folds events into a projection's state from scratch: the reference that sinks and replays must match. */

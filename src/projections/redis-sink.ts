@@ -57,7 +57,7 @@ export async function openProjectionStore(redis: Redis, prefix: string, projecti
     states,
     offsets,
     async apply(batch) {
-      const changed = new Map<string, Map<string, Doc>>();
+      const changed = new Map<string, Map<string, Doc | null>>();
       const reached = new Map<string, string>();
       let applied = 0;
       for (const { topic, partition, offset, event } of batch) {
@@ -81,7 +81,10 @@ export async function openProjectionStore(redis: Redis, prefix: string, projecti
       for (const p of projections) {
         const dirty = changed.get(p.name);
         if (!dirty || dirty.size === 0) continue;
-        tx.hset(projectionKey(prefix, p), Object.fromEntries([...dirty].map(([id, doc]) => [id, JSON.stringify(doc)])));
+        const written = [...dirty].filter(([, doc]) => doc !== null);
+        const removed = [...dirty].filter(([, doc]) => doc === null).map(([id]) => id);
+        if (written.length > 0) tx.hset(projectionKey(prefix, p), Object.fromEntries(written.map(([id, doc]) => [id, JSON.stringify(doc)])));
+        if (removed.length > 0) tx.hdel(projectionKey(prefix, p), ...removed);
       }
       tx.hset(offsetsKey(prefix), Object.fromEntries(reached));
       tx.hset(`${prefix}:projections`, Object.fromEntries(projections.map((p) => [p.name, String(p.version)])));

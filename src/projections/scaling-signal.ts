@@ -50,7 +50,7 @@ export function scalingSignals(
     serviceSec.set(d.model, requests > 0 ? busyUs / requests / 1e6 : 0);
   }
   const waiting = new Map<string, number>();
-  for (const [id, d] of queues) if (isDepthDoc(id, d)) waiting.set(`${d.model}\u0000${d.sloClass}`, d.arrived - d.decided);
+  for (const [id, d] of queues) if (isDepthDoc(id, d)) waiting.set(`${d.model}\u0000${d.sloClass}`, d.waiting);
   const slots = slotsPerWorker(cluster, nowMs, staleAfterMs);
   const signals: ClassSignal[] = [];
   for (const [id, d] of load) {

@@ -5,9 +5,9 @@ const CLASSES = ['realtime', 'interactive', 'batch'] as const;
 const TENANTS = ['acme', 'globex'] as const;
 const model = (i: number): string => `m${i % 2}`;
 
-export const request = (i: number): ProjectedEvent => ({
+export const request = (i: number, submittedAtMs = i): ProjectedEvent => ({
   kind: 'request',
-  value: { requestId: `r${i}`, model: 'm0', modelVersion: '', tenant: TENANTS[i % 2]!, sloClass: CLASSES[i % 3]!, deadlineMs: 1000 + i, submittedAtMs: i, replyTo: 'inference.results', traceparent: '' },
+  value: { requestId: `r${i}`, model: 'm0', modelVersion: '', tenant: TENANTS[i % 2]!, sloClass: CLASSES[i % 3]!, deadlineMs: 1000 + i, submittedAtMs, replyTo: 'inference.results', traceparent: '' },
 });
 
 export const result = (i: number, status: 'OK' | 'REJECTED' | 'FAILED', t: number, tenant: string = TENANTS[i % 2]!, sloClass: string = CLASSES[i % 3]!): ProjectedEvent => ({
@@ -38,14 +38,14 @@ export const alert = (d: number, raised: boolean, t: number): ProjectedEvent => 
   value: { deviceUuid: `GPU-${d}`, state: raised ? 'RAISED' : 'CLEARED', kind: 'OOM_RISK', lofScore: 1 + (t % 100) / 10, predictedTimeToOomMs: raised ? 1000 * (t % 1000) : null, memUsedFraction: 0.5, timestampMs: t, reason: 'trend' },
 });
 
-export const batchFormed = (ids: number[]): ProjectedEvent => ({
+export const batchFormed = (ids: number[], atMs = 1): ProjectedEvent => ({
   kind: 'decision',
-  value: { type: 'BatchFormed', batchId: `b-${ids.join('-')}`, model: 'm0', modelVersion: '1', requestIds: ids.map((i) => `r${i}`), reason: ids.length > 2 ? 'FULL' : 'MAX_DELAY', atMs: 1, inputs: [] },
+  value: { type: 'BatchFormed', batchId: `b-${ids.join('-')}`, model: 'm0', modelVersion: '1', requestIds: ids.map((i) => `r${i}`), reason: ids.length > 2 ? 'FULL' : 'MAX_DELAY', atMs, inputs: [] },
 });
 
-export const rejected = (i: number): ProjectedEvent => ({
+export const rejected = (i: number, atMs = 1): ProjectedEvent => ({
   kind: 'decision',
-  value: { type: 'RequestRejected', requestId: `r${i}`, model: 'm0', tenant: TENANTS[i % 2]!, reason: 'queue full', atMs: 1, inputs: [] },
+  value: { type: 'RequestRejected', requestId: `r${i}`, model: 'm0', tenant: TENANTS[i % 2]!, reason: 'queue full', atMs, inputs: [] },
 });
 
 export const evicted = (w: number, epoch: number): ProjectedEvent => ({

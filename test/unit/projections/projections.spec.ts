@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { ProjectedEvent } from '../../../src/projections/events.js';
 import { PROJECTIONS } from '../../../src/projections/index.js';
 import { fold, type Doc } from '../../../src/projections/projection.js';
-import { queuesProjection, type DepthDoc, type RequestDoc } from '../../../src/projections/queues.js';
+import { queuesProjection, queuesProjectionWith, type DepthDoc, type RequestDoc } from '../../../src/projections/queues.js';
 import { SLA_WINDOW, tenantSlaProjection, type SlaDoc } from '../../../src/projections/tenant-sla.js';
 import { clusterProjection, type DeviceDoc, type WorkerDoc } from '../../../src/projections/cluster.js';
 import { batchSizesProjection, type BatchSizesDoc } from '../../../src/projections/batch-sizes.js';
@@ -51,16 +51,45 @@ describe('projections', () => {
     );
   });
 
+  const waiting = (state: ReadonlyMap<string, Doc>): number =>
+    [...state].filter(([id]) => id.startsWith('depth/')).reduce((s, [, d]) => s + (d as DepthDoc).waiting, 0);
+
   it('queues: waiting = arrived and not yet batched or rejected, whichever topic is read first', () => {
     const state = fold(queuesProjection, [batchFormed([1, 2]), request(0), request(1), request(2), request(3), rejected(3), request(4)]);
-    const depth = state.get('depth/m0/realtime') as DepthDoc | undefined;
-    const total = [...state].filter(([id]) => id.startsWith('depth/')).reduce((s, [, d]) => s + (d as DepthDoc).arrived - (d as DepthDoc).decided, 0);
-    expect(total).toBe(2); // requests 0 and 4
-    expect(depth).toBeDefined();
-    expect((state.get('request/r1') as RequestDoc).decided).toBe(true);
+    expect(waiting(state)).toBe(2); // requests 0 and 4
+    expect(state.get('depth/m0/realtime')).toBeDefined();
+    expect((state.get('request/r1') as RequestDoc).decidedAtMs).toBe(1);
     // A duplicate request or decision changes nothing.
     expect(stored(fold(queuesProjection, [request(1)], state))).toEqual(stored(state));
     expect(stored(fold(queuesProjection, [batchFormed([1])], state))).toEqual(stored(state));
+  });
+
+  // Retention of 20 ms for arrived halves and 30 ms for decided ones, in 5 ms steps of scheduler time.
+  const shortQueues = queuesProjectionWith({ arrivedMs: 20, decidedMs: 30, stepMs: 5 });
+
+  it('queues: requests are forgotten behind the scheduler clock, so the state stays bounded', () => {
+    const events = Array.from({ length: 1000 }, (_, i) => [request(i, i), batchFormed([i], i + 2)]).flat();
+    const state = fold(shortQueues, [...events, request(5000, 999)]);
+    expect(state.size).toBeLessThan(40);
+    expect(waiting(state)).toBe(1);
+    // A request older than the horizon is ignored when it arrives: a late duplicate cannot count as waiting.
+    expect(stored(fold(shortQueues, [request(3, 3)], state))).toEqual(stored(state));
+    // An undecided request stops counting once the scheduler clock has moved past its horizon.
+    expect(waiting(fold(shortQueues, [batchFormed([6000], 1100)], state))).toBe(0);
+  });
+
+  it('queues: forgetting is confluent, any interleaving stores the same documents', () => {
+    const timed = fc.oneof(
+      fc.tuple(fc.nat(15), fc.nat(200)).map(([i, t]) => request(i, t)),
+      fc.tuple(fc.uniqueArray(fc.nat(15), { minLength: 1, maxLength: 4 }), fc.nat(200)).map(([ids, t]) => batchFormed(ids, t)),
+      fc.tuple(fc.nat(15), fc.nat(200)).map(([i, t]) => rejected(i, t)),
+    );
+    fc.assert(
+      fc.property(fc.array(timed, { maxLength: 80 }).chain((events) => fc.tuple(fc.constant(events), fc.shuffledSubarray(events, { minLength: events.length, maxLength: events.length }))), ([events, shuffled]) => {
+        expect(stored(fold(shortQueues, shuffled))).toEqual(stored(fold(shortQueues, events)));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('tenant SLA: counts by status, attainment, and percentiles over the most recent window', () => {
