@@ -16,6 +16,19 @@ describe('argument parsing', () => {
     expect(() => parseArgs(['--rate'], specs)).toThrow(/needs a value/);
     expect(() => parseArgs(['--rate', 'fast'], specs)).toThrow(/must be a number/);
   });
+  it('holds number flags to their declared bounds, saying what they accept', () => {
+    const bounded = {
+      workers: { type: 'number', description: '', integer: true, min: 1 },
+      rate: { type: 'number', description: '', positive: true },
+      share: { type: 'number', description: '', min: 0, max: 1 },
+    } as const;
+    expect(parseArgs(['--workers', '3', '--rate', '0.5', '--share', '1'], bounded).flags).toEqual({ workers: 3, rate: 0.5, share: 1 });
+    expect(() => parseArgs(['--workers', '1.5'], bounded)).toThrow("--workers must be a whole number of at least 1, got '1.5'");
+    expect(() => parseArgs(['--workers', '0'], bounded)).toThrow(/at least 1/);
+    expect(() => parseArgs(['--rate', '0'], bounded)).toThrow("--rate must be a positive number, got '0'");
+    expect(() => parseArgs(['--share', '1.2'], bounded)).toThrow("--share must be a number from 0 to 1, got '1.2'");
+    expect(() => parseArgs(['--share='], bounded)).toThrow(/must be a number from 0 to 1/);
+  });
 });
 
 describe('configuration', () => {
@@ -39,11 +52,11 @@ describe('the gpuflow command', () => {
     for (const name of ['stack', 'topics', 'schemas', 'demo']) expect(r.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
   });
   it('answers a mistake with one line and a non-zero exit, no stack trace', () => {
-    for (const args of [['frobnicate'], ['topics', 'destroy'], ['stack', 'up', '--bogus']]) {
+    for (const args of [['frobnicate'], ['topics', 'destroy'], ['stack', 'up', '--bogus'], ['worker', '--slots', '0'], ['dispatcher', '--rollout-max-error-increase', '2'], ['submit', '--rate', '-1']]) {
       const r = cli(...args);
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
-  });
+  }, 120_000); // each case starts the CLI from source: seconds apiece on a loaded machine
 });

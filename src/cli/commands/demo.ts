@@ -36,9 +36,9 @@ export const demoCommand: Command = {
   summary: 'the main job: local stack, dispatcher, GPU workers and a load generator, with live status and a summary',
   usage: 'gpuflow demo [--duration S] [--rate N] [--workers N] [--arrivals poisson|bursty] [--simulate] [--no-stack]',
   flags: {
-    duration: { type: 'number', description: 'seconds of load', default: 20 },
-    rate: { type: 'number', description: 'requests per second', default: 300 },
-    workers: { type: 'number', description: 'worker processes', default: 2 },
+    duration: { type: 'number', description: 'seconds of load', default: 20, positive: true },
+    rate: { type: 'number', description: 'requests per second', default: 300, positive: true },
+    workers: { type: 'number', description: 'worker processes', default: 2, integer: true, min: 1 },
     arrivals: { type: 'string', description: 'poisson or bursty', default: 'bursty' },
     tenants: { type: 'string', description: 'tenant mix', default: 'acme:2,globex:1,initech:1' },
     classes: { type: 'string', description: 'SLO class mix', default: 'realtime:1,interactive:2,batch:1' },
@@ -49,7 +49,6 @@ export const demoCommand: Command = {
     const pattern = String(flags.arrivals);
     if (pattern !== 'poisson' && pattern !== 'bursty') throw new ConfigError(`--arrivals must be poisson or bursty, got '${pattern}'`);
     const workers = Number(flags.workers);
-    if (!Number.isInteger(workers) || workers < 1) throw new ConfigError('--workers must be a positive integer');
     const started = Date.now();
     print('gpuflow demo: starting the local stack, topics and schemas…');
     const { kafka, registry } = await bootstrap(config, logger, { startStack: !flags['no-stack'] && !config.external.kafka });

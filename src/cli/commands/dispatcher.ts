@@ -1,9 +1,8 @@
 /** `gpuflow dispatcher`: admission, batching and scheduling as its own process. */
 import { randomUUID } from 'node:crypto';
-import { ConfigError } from '../../domain/errors.js';
 import { createKafka } from '../../kafka/client.js';
 import { createRegistryClient } from '../../kafka/registry.js';
-import { DEFAULT_ROLLOUT_GUARD, type RolloutGuardConfig } from '../../processors/traffic/rollout-guard-config.js';
+import { DEFAULT_ROLLOUT_GUARD } from '../../processors/traffic/rollout-guard-config.js';
 import { startDispatcher } from '../../services/dispatcher.js';
 import type { Command } from '../command.js';
 import { untilSignal } from '../signals.js';
@@ -14,16 +13,16 @@ export const dispatcherCommand: Command = {
   usage: 'gpuflow dispatcher [--group G] [--max-in-flight N]',
   flags: {
     group: { type: 'string', description: 'consumer group prefix shared by the dispatcher instances', default: 'gpuflow-dispatcher' },
-    'max-in-flight': { type: 'number', description: 'unfinished requests held before consumption pauses', default: 50_000 },
+    'max-in-flight': { type: 'number', description: 'unfinished requests held before consumption pauses', default: 50_000, integer: true, min: 1 },
     'start-at-end': { type: 'boolean', description: 'skip requests already in the topic when this group first gets a partition (a fresh deployment)' },
-    'max-queue': { type: 'number', description: 'requests a model queue holds before it rejects newcomers', default: 10_000 },
-    'stats-ms': { type: 'number', description: 'log a dispatcher.stats line this often (0: never)', default: 10_000 },
-    'tick-ms': { type: 'number', description: 'liveness tick', default: 250 },
-    'session-timeout-ms': { type: 'number', description: 'how soon a dead dispatcher\'s partitions move to another (Kafka minimum 6000)', default: 10_000 },
-    'rollout-window-ms': { type: 'number', description: 'canary guard: outcomes older than this leave the comparison', default: DEFAULT_ROLLOUT_GUARD.windowMs },
-    'rollout-min-samples': { type: 'number', description: 'canary guard: outcomes stable and canary each need before they are compared', default: DEFAULT_ROLLOUT_GUARD.minSamples },
-    'rollout-max-error-increase': { type: 'number', description: 'canary guard: abort when canary error rate exceeds stable\'s by more (0 to 1)', default: DEFAULT_ROLLOUT_GUARD.maxErrorRateIncrease },
-    'rollout-max-attainment-drop': { type: 'number', description: 'canary guard: abort when canary SLO attainment trails stable\'s by more (0 to 1)', default: DEFAULT_ROLLOUT_GUARD.maxAttainmentDrop },
+    'max-queue': { type: 'number', description: 'requests a model queue holds before it rejects newcomers', default: 10_000, integer: true, min: 1 },
+    'stats-ms': { type: 'number', description: 'log a dispatcher.stats line this often (0: never)', default: 10_000, min: 0 },
+    'tick-ms': { type: 'number', description: 'liveness tick', default: 250, positive: true },
+    'session-timeout-ms': { type: 'number', description: 'how soon a dead dispatcher\'s partitions move to another (Kafka minimum 6000)', default: 10_000, integer: true, min: 1 },
+    'rollout-window-ms': { type: 'number', description: 'canary guard: outcomes older than this leave the comparison', default: DEFAULT_ROLLOUT_GUARD.windowMs, positive: true },
+    'rollout-min-samples': { type: 'number', description: 'canary guard: outcomes stable and canary each need before they are compared', default: DEFAULT_ROLLOUT_GUARD.minSamples, integer: true, min: 1 },
+    'rollout-max-error-increase': { type: 'number', description: 'canary guard: abort when canary error rate exceeds stable\'s by more (0 to 1)', default: DEFAULT_ROLLOUT_GUARD.maxErrorRateIncrease, min: 0, max: 1 },
+    'rollout-max-attainment-drop': { type: 'number', description: 'canary guard: abort when canary SLO attainment trails stable\'s by more (0 to 1)', default: DEFAULT_ROLLOUT_GUARD.maxAttainmentDrop, min: 0, max: 1 },
   },
   async run({ flags }, { config, logger, print }) {
     const handle = await startDispatcher(createKafka(config, logger), createRegistryClient(config.schemaRegistryUrl), logger, {
@@ -31,7 +30,10 @@ export const dispatcherCommand: Command = {
       sessionTimeoutMs: Number(flags['session-timeout-ms']),
       startAtEnd: Boolean(flags['start-at-end']),
       tenantResultTopics: config.tenantResultTopics,
-      rollout: rolloutFlags(flags),
+      rollout: {
+        windowMs: Number(flags['rollout-window-ms']), minSamples: Number(flags['rollout-min-samples']),
+        maxErrorRateIncrease: Number(flags['rollout-max-error-increase']), maxAttainmentDrop: Number(flags['rollout-max-attainment-drop']),
+      },
       queuePolicy: { maxQueueSize: Number(flags['max-queue']) },
     });
     const statsMs = Number(flags['stats-ms']);
@@ -50,19 +52,3 @@ export const dispatcherCommand: Command = {
     return 0;
   },
 };
-
-/** The canary guard's thresholds from the command line, checked. */
-function rolloutFlags(flags: Record<string, unknown>): RolloutGuardConfig {
-  const value = (name: string, ok: (n: number) => boolean, what: string): number => {
-    const n = Number(flags[name]);
-    if (!ok(n)) throw new ConfigError(`--${name} must be ${what}, got ${String(flags[name])}`);
-    return n;
-  };
-  const share = (n: number): boolean => n >= 0 && n <= 1;
-  return {
-    windowMs: value('rollout-window-ms', (n) => n > 0, 'a positive number of milliseconds'),
-    minSamples: value('rollout-min-samples', (n) => Number.isInteger(n) && n >= 1, 'a whole number of at least 1'),
-    maxErrorRateIncrease: value('rollout-max-error-increase', share, 'between 0 and 1'),
-    maxAttainmentDrop: value('rollout-max-attainment-drop', share, 'between 0 and 1'),
-  };
-}

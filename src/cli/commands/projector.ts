@@ -1,5 +1,4 @@
 /** `gpuflow projector`: folds the topics into the Redis read models and serves them on /metrics. */
-import { ConfigError } from '../../domain/errors.js';
 import { createKafka } from '../../kafka/client.js';
 import { createRegistryClient } from '../../kafka/registry.js';
 import { startProjector } from '../../services/projector.js';
@@ -13,15 +12,14 @@ export const projectorCommand: Command = {
   usage: 'gpuflow projector [--prefix P] [--db N] [--metrics-port N] [--group G] [--topic-prefix T]',
   flags: {
     prefix: { type: 'string', description: 'Redis key prefix of the read models', default: 'gpuflow' },
-    db: { type: 'number', description: 'Redis database index', default: 0 },
-    'metrics-port': { type: 'number', description: 'port of /metrics (0: none; default GPUFLOW_METRICS_PORT)' },
+    db: { type: 'number', description: 'Redis database index', default: 0, integer: true, min: 0 },
+    'metrics-port': { type: 'number', description: 'port of /metrics (0: none; default GPUFLOW_METRICS_PORT)', integer: true, min: 0, max: 65535 },
     group: { type: 'string', description: 'consumer group', default: 'gpuflow-projector' },
     'topic-prefix': { type: 'string', description: 'prepended to every topic name (namespaced deployments)', default: '' },
-    'session-timeout-ms': { type: 'number', description: 'how soon the group notices a projector that died', default: 10_000 },
+    'session-timeout-ms': { type: 'number', description: 'how soon the group notices a projector that died', default: 10_000, integer: true, min: 1 },
   },
   async run({ flags }, { config, logger, print }) {
     const db = Number(flags.db);
-    if (!Number.isInteger(db) || db < 0) throw new ConfigError('--db must be a database index (0, 1, ...)');
     const port = flags['metrics-port'] === undefined ? config.metricsPort : Number(flags['metrics-port']);
     const redis = connectRedis(config.redisUrl, db);
     await redis.connect();

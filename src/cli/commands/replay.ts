@@ -26,14 +26,13 @@ export const replayCommand: Command = {
     verify: { type: 'boolean', description: 'compare the re-decided decisions with the recorded ones; exit 1 at the first difference' },
     projections: { type: 'boolean', description: 'rebuild every read model into an empty prefix or database' },
     prefix: { type: 'string', description: 'Redis key prefix to rebuild under', default: 'gpuflow' },
-    db: { type: 'number', description: 'Redis database index to rebuild into (the live models are in 0)', default: 1 },
+    db: { type: 'number', description: 'Redis database index to rebuild into (the live models are in 0)', default: 1, integer: true, min: 0 },
     'topic-prefix': { type: 'string', description: 'prepended to every topic name (namespaced deployments)', default: '' },
   },
   async run({ flags }, ctx) {
     if (!flags.projections) return replayDecisions(flags, ctx);
     const { config, logger, print } = ctx;
     const db = Number(flags.db);
-    if (!Number.isInteger(db) || db < 0) throw new ConfigError('--db must be a database index (0, 1, ...)');
     const prefix = String(flags.prefix);
     const redis = connectRedis(config.redisUrl, db);
     await redis.connect();

@@ -29,7 +29,7 @@ export const resultsCommand: Command = {
     tenant: { type: 'string', description: "follow this tenant's results topic (default: GPUFLOW_TENANT)" },
     topic: { type: 'string', description: "result topic (default: the tenant's, or inference.results)" },
     'from-beginning': { type: 'boolean', description: 'start at the oldest retained result' },
-    limit: { type: 'number', description: 'stop after N results (0: follow until interrupted)', default: 0 },
+    limit: { type: 'number', description: 'stop after N results (0: follow until interrupted)', default: 0, integer: true, min: 0 },
   },
   async run({ positionals, flags }, { config, logger, print }) {
     if (positionals[0] !== 'tail') throw new ConfigError(`results: expected 'tail', got '${positionals[0] ?? ''}'`);

@@ -13,12 +13,6 @@ import { renderSvg } from '../../soak/soak-report.js';
 import type { SeriesVerdict } from '../../soak/trend.js';
 import type { Command } from '../command.js';
 
-const positive = (value: unknown, flag: string): number => {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`--${flag} must be a positive number, got '${String(value)}'`);
-  return n;
-};
-
 const line = (v: SeriesVerdict, unit: string, slopeUnit: string): string =>
   `  ${v.ok ? 'ok  ' : 'FAIL'}  ${v.name.padEnd(44)} last ${v.last.toFixed(1).padStart(8)} ${unit}  slope ${v.trend.perMinute.toFixed(3).padStart(9)} ${slopeUnit} (r² ${v.trend.r2.toFixed(2)})`;
 
@@ -28,25 +22,24 @@ export const soakCommand: Command = {
   summary: 'run the live pipeline at a steady rate for N minutes; report memory and consumer lag over time, fail if either grows without bound',
   usage: 'gpuflow soak --minutes N --rate R [--workers N] [--sample-s S] [--warmup-s S] [--out FILE.json] [--no-stack]',
   flags: {
-    minutes: { type: 'number', description: 'minutes of load', default: 30 },
-    rate: { type: 'number', description: 'requests per second (Poisson arrivals)', default: 50 },
-    workers: { type: 'number', description: 'simulated worker processes', default: 2 },
-    'sample-s': { type: 'number', description: 'seconds between samples', default: 5 },
-    'warmup-s': { type: 'number', description: 'seconds plotted but not fitted (default: a fifth of the run, 30 to 300 s)' },
-    'max-rss-slope': { type: 'number', description: 'MiB per minute a pipeline process may grow after the warm-up', default: 1 },
-    'max-lag-growth': { type: 'number', description: 'messages per minute a group\'s lag may grow after the warm-up…', default: 60 },
-    'lag-floor': { type: 'number', description: '…unless it ends at most this many messages behind', default: 1000 },
+    minutes: { type: 'number', description: 'minutes of load', default: 30, positive: true },
+    rate: { type: 'number', description: 'requests per second (Poisson arrivals)', default: 50, positive: true },
+    workers: { type: 'number', description: 'simulated worker processes', default: 2, integer: true, min: 1 },
+    'sample-s': { type: 'number', description: 'seconds between samples', default: 5, positive: true },
+    'warmup-s': { type: 'number', description: 'seconds plotted but not fitted (default: a fifth of the run, 30 to 300 s)', min: 0 },
+    'max-rss-slope': { type: 'number', description: 'MiB per minute a pipeline process may grow after the warm-up', default: 1, min: 0 },
+    'max-lag-growth': { type: 'number', description: 'messages per minute a group\'s lag may grow after the warm-up…', default: 60, min: 0 },
+    'lag-floor': { type: 'number', description: '…unless it ends at most this many messages behind', default: 1000, min: 0 },
     out: { type: 'string', description: 'JSON report (an SVG plot is written beside it)', default: 'soak-report.json' },
     'no-stack': { type: 'boolean', description: 'use services already running (KAFKA_BROKERS, SCHEMA_REGISTRY_URL)' },
   },
   async run({ flags }, { config, logger, print }) {
-    const minutes = positive(flags.minutes, 'minutes');
-    const ratePerSec = positive(flags.rate, 'rate');
-    const workers = positive(flags.workers, 'workers');
-    if (!Number.isInteger(workers)) throw new ConfigError('--workers must be a whole number');
-    const sampleSeconds = positive(flags['sample-s'], 'sample-s');
+    const minutes = Number(flags.minutes);
+    const ratePerSec = Number(flags.rate);
+    const workers = Number(flags.workers);
+    const sampleSeconds = Number(flags['sample-s']);
     const warmupSeconds = flags['warmup-s'] === undefined ? Math.min(300, Math.max(30, (minutes * 60) / 5)) : Number(flags['warmup-s']);
-    if (!(warmupSeconds >= 0) || warmupSeconds >= minutes * 60) throw new ConfigError('--warmup-s must be at least 0 and shorter than the run');
+    if (warmupSeconds >= minutes * 60) throw new ConfigError('--warmup-s must be shorter than the run');
     const limits = { maxRssSlopeMiBPerMin: Number(flags['max-rss-slope']), maxLagGrowthPerMin: Number(flags['max-lag-growth']), lagFloor: Number(flags['lag-floor']) };
     const out = String(flags.out);
     if (!out.endsWith('.json')) throw new ConfigError('--out must name a .json file');

@@ -23,15 +23,15 @@ export const submitCommand: Command = {
   summary: 'send requests at a rate (Poisson or bursty) or from a trace file, and report what came back',
   usage: 'gpuflow submit [--rate N] [--duration S] [--model M] [--tenants a:3,b:1] [--classes realtime:1,batch:2] [--arrivals poisson|bursty] [--trace FILE]',
   flags: {
-    rate: { type: 'number', description: 'requests per second', default: 50 },
-    duration: { type: 'number', description: 'seconds', default: 10 },
+    rate: { type: 'number', description: 'requests per second', default: 50, positive: true },
+    duration: { type: 'number', description: 'seconds', default: 10, positive: true },
     model: { type: 'string', description: 'model name(s), comma-separated', default: 'mlp-small' },
-    width: { type: 'number', description: 'input features per request', default: 64 },
+    width: { type: 'number', description: 'input features per request', default: 64, integer: true, min: 1 },
     tenants: { type: 'string', description: 'tenant mix NAME:WEIGHT,...', default: 'acme:2,globex:1,initech:1' },
     classes: { type: 'string', description: 'SLO class mix', default: 'realtime:1,interactive:2,batch:1' },
     arrivals: { type: 'string', description: 'poisson or bursty', default: 'poisson' },
     trace: { type: 'string', description: 'JSONL trace of {atMs, model, tenant, sloClass, deadlineMs}; overrides the rate' },
-    seed: { type: 'number', description: 'random seed', default: 1 },
+    seed: { type: 'number', description: 'random seed', default: 1, integer: true },
   },
   async run({ flags }, { config, logger, print }) {
     const pattern = String(flags.arrivals);

@@ -16,18 +16,17 @@ export const workerCommand: Command = {
   usage: 'gpuflow worker [--id W] [--slots N] [--simulate] [--gpus N] [--gpu-type H100|H200|A100|L4]',
   flags: {
     id: { type: 'string', description: 'worker id (default: random)' },
-    slots: { type: 'number', description: 'batches run at once', default: 2 },
+    slots: { type: 'number', description: 'batches run at once', default: 2, integer: true, min: 1 },
     simulate: { type: 'boolean', description: 'use simulated devices even where a GPU exists' },
-    gpus: { type: 'number', description: 'simulated devices', default: 1 },
+    gpus: { type: 'number', description: 'simulated devices', default: 1, integer: true, min: 1 },
     'gpu-type': { type: 'string', description: 'simulated device type', default: 'H100' },
-    'heartbeat-ms': { type: 'number', description: 'heartbeat period', default: 1000 },
-    'telemetry-ms': { type: 'number', description: 'telemetry period of this worker\'s devices (0: none)', default: 500 },
+    'heartbeat-ms': { type: 'number', description: 'heartbeat period', default: 1000, positive: true },
+    'telemetry-ms': { type: 'number', description: 'telemetry period of this worker\'s devices (0: none)', default: 500, min: 0 },
   },
   async run({ flags }, { config, logger, print }) {
     const type = String(flags['gpu-type']);
     if (!Object.hasOwn(DEVICE_PROFILES, type)) throw new ConfigError(`--gpu-type must be one of ${Object.keys(DEVICE_PROFILES).join(', ')}`);
     const slots = Number(flags.slots);
-    if (!Number.isInteger(slots) || slots < 1) throw new ConfigError('--slots must be a positive integer');
     const workerId = typeof flags.id === 'string' ? flags.id : `worker-${randomUUID().slice(0, 6)}`;
     // Simulated devices are named after their worker, so two workers on one host do not share UUIDs.
     const choice = openDevices({ simulate: Boolean(flags.simulate), count: Number(flags.gpus), type: type as DeviceProfileName, node: `${hostname()}-${workerId}` }, logger);
