@@ -136,7 +136,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 function putPending(view: SchedulerView, batch: QueuedBatch): void {
   if (batch.members.length === 0) return;
   view.pending.set(batch.batchId, batch);
-  for (const m of batch.members) view.requests.set(m.requestId, batch.batchId);
+  view.requests.hold(batch.batchId, batch.members);
 }
 
 /** Adds (+1) or removes (-1) an in-flight batch's reservation, work and worker slot. */
@@ -153,10 +153,11 @@ function charge(view: SchedulerView, flight: InFlightBatch, sign: 1 | -1): void 
   const worker = view.workers.get(flight.workerId);
   if (!worker || worker.epoch !== flight.workerEpoch) return;
   const id = flight.batch.batchId;
-  const batchIds = sign > 0 ? insertSorted(worker.batchIds, id) : worker.batchIds.filter((b) => b !== id);
+  const batchIds = sign > 0 ? insertSorted(worker.batchIds, id) : without(worker.batchIds, id);
   view.workers.set(worker.workerId, { ...worker, batchIds });
 }
 
+/** A sorted copy of the list with `id` added, built in one pass. */
 function insertSorted(list: readonly string[], id: string): string[] {
   let lo = 0;
   let hi = list.length;
@@ -165,21 +166,32 @@ function insertSorted(list: readonly string[], id: string): string[] {
     if ((list[mid] as string) < id) lo = mid + 1;
     else hi = mid;
   }
-  return [...list.slice(0, lo), id, ...list.slice(lo)];
+  const out = new Array<string>(list.length + 1);
+  for (let i = 0; i < lo; i++) out[i] = list[i] as string;
+  out[lo] = id;
+  for (let i = lo; i < list.length; i++) out[i + 1] = list[i] as string;
+  return out;
+}
+
+/** A copy of the list without `id`. */
+function without(list: readonly string[], id: string): string[] {
+  const out: string[] = [];
+  for (const x of list) if (x !== id) out.push(x);
+  return out;
 }
 
 /** Takes a batch out of flight: its devices get their room and work back. */
 function release(view: SchedulerView, flight: InFlightBatch): void {
   charge(view, flight, -1);
   view.inFlight.delete(flight.batch.batchId);
-  for (const m of flight.batch.members) view.requests.delete(m.requestId);
+  view.requests.release(flight.batch.batchId, flight.batch.members);
 }
 
 /** A rejected request leaves its batch; a batch left empty leaves the queue or frees its devices. */
 function dropRequest(view: SchedulerView, requestId: string): void {
-  const batchId = view.requests.get(requestId);
+  const batchId = view.requests.batchOf(requestId);
   if (batchId === undefined) return;
-  view.requests.delete(requestId);
+  view.requests.drop(requestId);
   const queued = view.pending.get(batchId);
   if (queued) {
     const members = queued.members.filter((m) => m.requestId !== requestId);

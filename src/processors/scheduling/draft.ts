@@ -1,16 +1,19 @@
 import { pendingCompare } from './pending-order.js';
-import type { DeviceRecord, DeviceSample, InFlightBatch, QueuedBatch, ServiceEstimate, WorkerRecord } from './records.js';
+import type { BatchMemberRef, DeviceRecord, DeviceSample, InFlightBatch, QueuedBatch, ServiceEstimate, WorkerRecord } from './records.js';
 import type { SchedulerState } from './state.js';
-import { deviceEntry, entryLess, type IndexCandidates, type SchedulerView, type Table } from './view.js';
+import { deviceEntry, entryLess, sameEligibility, type IndexCandidates, type RequestTable, type SchedulerView, type Table } from './view.js';
 
 const NO_CHANGES: ReadonlyMap<string, null> = new Map<string, null>();
 
-/** Rows written during one decision, over the state's rows (null: deleted). */
+/**
+ * Rows written during one decision, over the state's rows (null: deleted). A table nobody
+ * watches does not look up the row a write replaces.
+ */
 class OverlayTable<V> implements Table<V> {
   private rows: Map<string, V | null> | null = null;
   constructor(
     private readonly base: Table<V>,
-    private readonly changed: (key: string, before: V | undefined, after: V | undefined) => void = () => {},
+    private readonly changed: ((key: string, before: V | undefined, after: V | undefined) => void) | null = null,
   ) {}
   /** Rows written so far (created on the first write: most decisions write few tables). */
   get changes(): ReadonlyMap<string, V | null> {
@@ -22,15 +25,63 @@ class OverlayTable<V> implements Table<V> {
     return this.base.get(key);
   }
   set(key: string, value: V): void {
+    if (this.changed === null) {
+      (this.rows ??= new Map()).set(key, value);
+      return;
+    }
     const before = this.get(key);
     (this.rows ??= new Map()).set(key, value);
     this.changed(key, before, value);
   }
   delete(key: string): void {
+    if (this.changed === null) {
+      (this.rows ??= new Map()).set(key, null);
+      return;
+    }
     const before = this.get(key);
     if (before === undefined) return;
     (this.rows ??= new Map()).set(key, null);
     this.changed(key, before, undefined);
+  }
+}
+
+/**
+ * Request → batch changes written during one decision, over the state's. They are kept as a
+ * list of whole batches and only spread into a per-request overlay when a rule asks which
+ * batch holds a request (a rejection in the same decision): most decisions never ask.
+ */
+class OverlayRequests implements RequestTable {
+  private pending: Array<{ batchId: string | null; members: readonly BatchMemberRef[] }> | null = null;
+  private rows: Map<string, string | null> | null = null;
+  constructor(private readonly base: RequestTable) {}
+
+  batchOf(requestId: string): string | undefined {
+    const row = this.overlay().get(requestId);
+    if (row !== undefined) return row ?? undefined;
+    return this.base.batchOf(requestId);
+  }
+  hold(batchId: string, members: readonly BatchMemberRef[]): void {
+    this.write(batchId, members);
+  }
+  release(_batchId: string, members: readonly BatchMemberRef[]): void {
+    this.write(null, members);
+  }
+  drop(requestId: string): void {
+    this.overlay().set(requestId, null);
+  }
+
+  private write(batchId: string | null, members: readonly BatchMemberRef[]): void {
+    if (this.rows === null) (this.pending ??= []).push({ batchId, members });
+    else for (const m of members) this.rows.set(m.requestId, batchId);
+  }
+
+  private overlay(): Map<string, string | null> {
+    if (this.rows === null) {
+      this.rows = new Map();
+      for (const { batchId, members } of this.pending ?? []) for (const m of members) this.rows.set(m.requestId, batchId);
+      this.pending = null;
+    }
+    return this.rows;
   }
 }
 
@@ -47,7 +98,7 @@ export class Draft implements SchedulerView {
   readonly samples: OverlayTable<DeviceSample>;
   readonly inFlight: OverlayTable<InFlightBatch>;
   readonly pending: OverlayTable<QueuedBatch>;
-  readonly requests: OverlayTable<string>;
+  readonly requests: OverlayRequests;
   readonly fencedEpochs: OverlayTable<number>;
   readonly estimates: OverlayTable<ServiceEstimate>;
   private readonly touched = new Set<string>();
@@ -57,6 +108,7 @@ export class Draft implements SchedulerView {
       this.touched.add(uuid);
     };
     this.workers = new OverlayTable(state.workers, (_, before, after) => {
+      if (before && after && sameEligibility(before, after)) return;
       for (const uuid of before?.deviceUuids ?? []) touch(uuid);
       for (const uuid of after?.deviceUuids ?? []) touch(uuid);
     });
@@ -65,7 +117,7 @@ export class Draft implements SchedulerView {
     this.samples = new OverlayTable(state.samples);
     this.inFlight = new OverlayTable(state.inFlight);
     this.pending = new OverlayTable(state.pending);
-    this.requests = new OverlayTable(state.requests);
+    this.requests = new OverlayRequests(state.requests);
     this.fencedEpochs = new OverlayTable(state.fencedEpochs);
     this.estimates = new OverlayTable(state.estimates);
   }
@@ -91,7 +143,7 @@ export class Draft implements SchedulerView {
     return false;
   }
 
-  overdueWorkers(cutoffMs: number): WorkerRecord[] {
+  overdueWorkers(cutoffMs: number): readonly WorkerRecord[] {
     const changed = this.workers.changes;
     const base = this.state.overdueWorkers(cutoffMs);
     if (changed.size === 0) return base;

@@ -30,6 +30,11 @@ export class IndexedHeap<T> {
     return this.byId.get(id)?.item;
   }
 
+  /** The least item, without walking. */
+  peek(): T | undefined {
+    return this.nodes[0]?.item;
+  }
+
   /** Inserts the item, or replaces the one with the same id and restores the heap order. */
   upsert(item: T): void {
     const id = this.idOf(item);

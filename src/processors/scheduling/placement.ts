@@ -1,6 +1,6 @@
 import type { SchedulerConfig } from './config.js';
-import { IndexedHeap } from './indexed-heap.js';
 import type { QueuedBatch } from './records.js';
+import { SlotHeap, type SlotKeys } from './slot-heap.js';
 import { pairRank, type WorkerTopology } from './topology.js';
 import { deviceEntry, entryLess, type DeviceEntry, type IndexCandidates, type SchedulerView } from './view.js';
 
@@ -13,94 +13,202 @@ export interface DeviceIndex {
   best(model: string, needBytes: number, skip: (uuid: string) => boolean): IndexCandidates;
 }
 
-/** Strict total order by room: most available bytes first, then uuid. */
-function roomier(a: DeviceEntry, b: DeviceEntry): boolean {
-  return a.availableBytes > b.availableBytes || (a.availableBytes === b.availableBytes && a.uuid < b.uuid);
-}
-
 /**
- * All eligible devices in two heaps, by work and by room. The least-work device with room is
- * found by walking both orders in step: by work until the first device with room (cheap when
- * most have room), and by room until the first without (cheap when few have room; the
- * least-work one among them wins). Whichever walk ends first answers, so a query costs
- * O(m log m) with m the shorter walk, and a full cluster is answered from the top of the room
- * heap at once instead of by a scan.
- */
-class Pool {
-  readonly byWork = new IndexedHeap<DeviceEntry>((e) => e.uuid, entryLess);
-  readonly byRoom = new IndexedHeap<DeviceEntry>((e) => e.uuid, roomier);
-
-  upsert(entry: DeviceEntry): void {
-    this.byWork.upsert(entry);
-    this.byRoom.upsert(entry);
-  }
-
-  remove(uuid: string): void {
-    this.byWork.remove(uuid);
-    this.byRoom.remove(uuid);
-  }
-
-  best(needBytes: number, skip: (uuid: string) => boolean): DeviceEntry | undefined {
-    const top = this.byRoom.find((e) => !skip(e.uuid));
-    if (!top || top.availableBytes < needBytes) return undefined;
-    const work = this.byWork.ascending();
-    const room = this.byRoom.ascending();
-    let best: DeviceEntry | undefined;
-    for (;;) {
-      const w = work.next();
-      if (w === undefined) return best;
-      if (w.availableBytes >= needBytes && !skip(w.uuid)) return w;
-      const r = room.next();
-      if (r === undefined || r.availableBytes < needBytes) return best;
-      if (!skip(r.uuid) && (best === undefined || entryLess(r, best))) best = r;
-    }
-  }
-}
-
-/**
- * Eligible devices for placement: one pool of all devices, and per loaded model a heap by work
- * of the devices whose worker has it (a model's devices are a small share of the cluster, so
- * walking that heap to the first device with room stays short).
+ * Eligible devices for placement, numbered with slots. Their work and room live in typed
+ * arrays, ordered by three kinds of heap over slots: all devices by work, all devices by room,
+ * and per loaded model its devices by work (a model's devices are a small share of the cluster,
+ * so walking that heap to the first device with room stays short). An update moves a device
+ * only in the heaps whose key changed: a telemetry sample touches the room heap alone.
+ *
+ * The least-work device with room is found by walking the work and room orders in step: by
+ * work until the first device with room (cheap when most have room), and by room until the
+ * first without (cheap when few have room; the least-work one among them wins). Whichever walk
+ * ends first answers, so a query costs O(m log m) with m the shorter walk, and a full cluster
+ * is answered from the top of the room heap at once instead of by a scan.
  */
 export class HeapDeviceIndex implements DeviceIndex {
-  private readonly all = new Pool();
-  private readonly byModel = new Map<string, IndexedHeap<DeviceEntry>>();
-  private readonly modelsOf = new Map<string, readonly string[]>();
+  private readonly slotOf = new Map<string, number>();
+  private readonly free: number[] = [];
+  private readonly uuids: string[] = [];
+  private readonly entries: Array<DeviceEntry | null> = [];
+  private readonly models: Array<readonly string[]> = [];
+  /** The per-model heaps each slot is in (those of its loaded models). */
+  private readonly modelHeaps: SlotHeap[][] = [];
+  /**
+   * Outstanding work and available bytes per slot, each with a rank per slot that follows
+   * uuid order, so that ties are broken by comparing two numbers instead of two strings. A
+   * joining device takes the midpoint of its neighbours' ranks; only when no number is left
+   * between them are all slots renumbered, so a join costs O(log devices) plus, now and then,
+   * O(devices). Both key sets share one rank array.
+   */
+  private readonly work: SlotKeys = { value: new Float64Array(16), rank: new Float64Array(16) };
+  private readonly room: SlotKeys = { value: new Float64Array(16), rank: this.work.rank };
+  /** Slots in uuid order. */
+  private readonly byUuid: number[] = [];
+  /** Slots whose device is eligible (in the heaps); the others are parked. */
+  private active = 0;
+  /** Least outstanding work first, then uuid. */
+  private readonly byWork = new SlotHeap(this.work);
+  /** Most available bytes first, then uuid. */
+  private readonly byRoom = new SlotHeap(this.room, true);
+  private readonly byModel = new Map<string, SlotHeap>();
 
   update(uuid: string, entry: DeviceEntry | null): void {
-    const before = this.modelsOf.get(uuid) ?? [];
+    let slot = this.slotOf.get(uuid);
     if (entry === null) {
-      this.all.remove(uuid);
-      for (const model of before) this.leave(model, uuid);
-      this.modelsOf.delete(uuid);
+      if (slot !== undefined && this.entries[slot] !== null) this.park(slot);
       return;
     }
-    this.all.upsert(entry);
+    if (slot === undefined) slot = this.allocate(uuid);
+    const fresh = this.entries[slot] === null;
+    if (fresh) this.active += 1;
+    const work = this.work.value;
+    const room = this.room.value;
+    const workMoved = fresh || work[slot] !== entry.outstandingUs;
+    const roomMoved = fresh || room[slot] !== entry.availableBytes;
+    this.entries[slot] = entry;
+    work[slot] = entry.outstandingUs;
+    room[slot] = entry.availableBytes;
+    if (workMoved) this.byWork.upsert(slot);
+    if (roomMoved) this.byRoom.upsert(slot);
+    const before = this.models[slot]!;
     if (before !== entry.loadedModels) {
-      for (const model of before) if (!entry.loadedModels.includes(model)) this.leave(model, uuid);
-      this.modelsOf.set(uuid, entry.loadedModels);
-    }
-    for (const model of entry.loadedModels) {
-      let heap = this.byModel.get(model);
-      if (!heap) {
-        heap = new IndexedHeap<DeviceEntry>((e) => e.uuid, entryLess);
-        this.byModel.set(model, heap);
-      }
-      heap.upsert(entry);
+      for (const model of before) if (!entry.loadedModels.includes(model)) this.leave(model, slot);
+      const heaps = entry.loadedModels.map((model) => this.modelHeap(model));
+      for (const heap of heaps) heap.upsert(slot);
+      this.models[slot] = entry.loadedModels;
+      this.modelHeaps[slot] = heaps;
+    } else if (workMoved) {
+      for (const heap of this.modelHeaps[slot]!) heap.upsert(slot);
     }
   }
 
   best(model: string, needBytes: number, skip: (uuid: string) => boolean): IndexCandidates {
-    const loaded = this.byModel.get(model)?.find((e) => e.availableBytes >= needBytes && !skip(e.uuid));
-    return { loaded, any: this.all.best(needBytes, skip) };
+    let loaded: DeviceEntry | undefined;
+    const heap = this.byModel.get(model);
+    if (heap) {
+      const room = this.room.value;
+      heap.walk();
+      for (let s = heap.next(); s >= 0; s = heap.next()) {
+        if (room[s]! >= needBytes && !skip(this.uuids[s]!)) {
+          loaded = this.entries[s] ?? undefined;
+          break;
+        }
+      }
+    }
+    const any = this.bestAny(needBytes, skip);
+    return { loaded, any: any < 0 ? undefined : (this.entries[any] ?? undefined) };
   }
 
-  private leave(model: string, uuid: string): void {
+  /** The least-work device with room, by the two walks in step; -1 when none has room. */
+  private bestAny(needBytes: number, skip: (uuid: string) => boolean): number {
+    const { byWork, byRoom, uuids } = this;
+    const room = this.room.value;
+    byRoom.walk();
+    let top = byRoom.next();
+    while (top >= 0 && skip(uuids[top]!)) top = byRoom.next();
+    if (top < 0 || room[top]! < needBytes) return -1;
+    byWork.walk();
+    byRoom.walk();
+    let best = -1;
+    for (;;) {
+      const w = byWork.next();
+      if (w < 0) return best;
+      if (room[w]! >= needBytes && !skip(uuids[w]!)) return w;
+      const r = byRoom.next();
+      if (r < 0 || room[r]! < needBytes) return best;
+      if (!skip(uuids[r]!) && (best < 0 || byWork.less(r, best))) best = r;
+    }
+  }
+
+  private allocate(uuid: string): number {
+    const slot = this.free.pop() ?? this.uuids.length;
+    if (slot === this.uuids.length) {
+      this.uuids.push(uuid);
+      this.entries.push(null);
+      this.models.push(NO_MODELS);
+      this.modelHeaps.push([]);
+      if (slot >= this.work.value.length) {
+        const length = Math.max(slot + 1, this.work.value.length * 2);
+        this.work.value = grown(this.work.value, length);
+        this.room.value = grown(this.room.value, length);
+        this.work.rank = this.room.rank = grown(this.work.rank, length);
+      }
+    } else {
+      this.uuids[slot] = uuid;
+    }
+    this.slotOf.set(uuid, slot);
+    let lo = 0;
+    let hi = this.byUuid.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.uuids[this.byUuid[mid]!]! < uuid) lo = mid + 1;
+      else hi = mid;
+    }
+    this.byUuid.splice(lo, 0, slot);
+    const ranks = this.work.rank;
+    const before = lo > 0 ? ranks[this.byUuid[lo - 1]!]! : null;
+    const after = lo + 1 < this.byUuid.length ? ranks[this.byUuid[lo + 1]!]! : null;
+    const rank = before === null ? (after === null ? 0 : after - 1) : after === null ? before + 1 : (before + after) / 2;
+    if (rank === before || rank === after) this.renumber();
+    else ranks[slot] = rank;
+    return slot;
+  }
+
+  /**
+   * The device is not eligible now: out of every heap. It keeps its slot (and its place in
+   * uuid order), since most devices come back soon (a worker's slots free up, an alert
+   * clears); once parked slots outnumber the eligible ones, they are all given up at once.
+   */
+  private park(slot: number): void {
+    this.byWork.remove(slot);
+    this.byRoom.remove(slot);
+    for (const model of this.models[slot]!) this.leave(model, slot);
+    this.models[slot] = NO_MODELS;
+    this.modelHeaps[slot] = [];
+    this.entries[slot] = null;
+    this.active -= 1;
+    if (this.slotOf.size - this.active <= Math.max(64, this.active)) return;
+    let kept = 0;
+    for (const s of this.byUuid) {
+      if (this.entries[s] !== null) this.byUuid[kept++] = s;
+      else {
+        this.slotOf.delete(this.uuids[s]!);
+        this.free.push(s);
+      }
+    }
+    this.byUuid.length = kept;
+  }
+
+  private renumber(): void {
+    const ranks = this.work.rank;
+    for (let i = 0; i < this.byUuid.length; i++) ranks[this.byUuid[i]!] = i;
+  }
+
+  private modelHeap(model: string): SlotHeap {
+    let heap = this.byModel.get(model);
+    if (!heap) {
+      heap = new SlotHeap(this.work);
+      this.byModel.set(model, heap);
+    }
+    return heap;
+  }
+
+  private leave(model: string, slot: number): void {
     const heap = this.byModel.get(model);
     if (!heap) return;
-    heap.remove(uuid);
+    heap.remove(slot);
     if (heap.size === 0) this.byModel.delete(model);
   }
+}
+
+const NO_MODELS: readonly string[] = [];
+
+/** A copy of `array` with room for `length` numbers. */
+function grown(array: Float64Array, length: number): Float64Array {
+  const bigger = new Float64Array(length);
+  bigger.set(array);
+  return bigger;
 }
 
 /** A decided placement: the worker incarnation, its devices, and when the batch can start. */

@@ -3,7 +3,6 @@ import { deadlineMiss, earliestCompletionMs } from './admission.js';
 import { applyFact } from './apply.js';
 import { schedulerConfig, type SchedulerConfig } from './config.js';
 import { Decision } from './decision.js';
-import { Draft } from './draft.js';
 import type { SchedulerFact } from './facts.js';
 import type { BatchCompletedReceived, BatchFailedReceived, ReadyBatch, SchedulerInput } from './inputs.js';
 import { evictOverdue, onHeartbeat, staleResultReason } from './membership.js';
@@ -34,7 +33,7 @@ export function createScheduler(options: SchedulerOptions = {}): Decider<Schedul
     config,
     initialState: () => new SchedulerState(index()),
     decide: (state, input, now) => {
-      const d = new Decision(new Draft(state), config, now, input.inputRef);
+      const d = new Decision(state, config, now, input.inputRef);
       evictOverdue(d);
       apply(d, input);
       placePending(d);
@@ -169,6 +168,7 @@ function onFailed(d: Decision, input: BatchFailedReceived): void {
  * batches that fit nowhere, so a long queue costs bounded work per input.
  */
 function placePending(d: Decision): void {
+  if (d.nothingPending()) return;
   let misses = 0;
   for (const queued of d.view.pendingByPriority()) {
     if (misses >= d.config.maxPlacementMisses) return;

@@ -3,25 +3,44 @@ import { IndexedHeap } from './indexed-heap.js';
 import { pendingCompare } from './pending-order.js';
 import { HeapDeviceIndex, type DeviceIndex } from './placement.js';
 import type { DeviceRecord, DeviceSample, InFlightBatch, QueuedBatch, ServiceEstimate, WorkerRecord } from './records.js';
-import { deviceEntry, type IndexCandidates, type SchedulerView, type Table } from './view.js';
+import { RequestIndex } from './request-index.js';
+import { deviceEntry, sameEligibility, type IndexCandidates, type SchedulerView, type Table } from './view.js';
 
-/** A Map-backed table that tells its owner of every change. */
+/**
+ * A Map-backed table that tells its owner of every change: with the rows before and after
+ * (`changed`), or with the key alone (`touched`), which spares looking up the row a write
+ * replaces. A table nobody watches writes straight through.
+ */
 class WatchedTable<V> implements Table<V> {
   readonly rows = new Map<string, V>();
-  constructor(private readonly changed: (key: string, before: V | undefined, after: V | undefined) => void = () => {}) {}
+  private readonly changed: ((key: string, before: V | undefined, after: V | undefined) => void) | null;
+  private readonly touched: ((key: string) => void) | null;
+  constructor(watch: { changed?: (key: string, before: V | undefined, after: V | undefined) => void; touched?: (key: string) => void } = {}) {
+    this.changed = watch.changed ?? null;
+    this.touched = watch.touched ?? null;
+  }
   get(key: string): V | undefined {
     return this.rows.get(key);
   }
   set(key: string, value: V): void {
-    const before = this.rows.get(key);
+    if (this.changed !== null) {
+      const before = this.rows.get(key);
+      this.rows.set(key, value);
+      this.changed(key, before, value);
+      return;
+    }
     this.rows.set(key, value);
-    this.changed(key, before, value);
+    if (this.touched !== null) this.touched(key);
   }
   delete(key: string): void {
-    const before = this.rows.get(key);
-    if (before === undefined) return;
-    this.rows.delete(key);
-    this.changed(key, before, undefined);
+    if (this.changed !== null) {
+      const before = this.rows.get(key);
+      if (before === undefined) return;
+      this.rows.delete(key);
+      this.changed(key, before, undefined);
+      return;
+    }
+    if (this.rows.delete(key) && this.touched !== null) this.touched(key);
   }
 }
 
@@ -41,7 +60,7 @@ export class SchedulerState implements SchedulerView {
   readonly samples = new WatchedTable<DeviceSample>();
   readonly inFlight = new WatchedTable<InFlightBatch>();
   readonly pending: WatchedTable<QueuedBatch>;
-  readonly requests = new WatchedTable<string>();
+  readonly requests = new RequestIndex();
   readonly fencedEpochs = new WatchedTable<number>();
   readonly estimates = new WatchedTable<ServiceEstimate>();
 
@@ -50,17 +69,33 @@ export class SchedulerState implements SchedulerView {
     (a, b) => a.lastSeenMs < b.lastSeenMs || (a.lastSeenMs === b.lastSeenMs && a.workerId < b.workerId),
   );
   private readonly queue: QueuedBatch[] = [];
+  /**
+   * Devices whose eligibility, work or room changed since the index last saw them (the first
+   * `staleCount` entries, possibly repeated). The index catches up when placement asks it, not
+   * per fact: a replay that folds thousands of facts touches no heap, and a device changed by
+   * several facts between two queries moves once. A list, not a set: a fact costs one write,
+   * and the few repeats between two queries cost the index a comparison each.
+   */
+  private readonly stale: string[] = [];
+  private staleCount = 0;
+  private staleLimit = 1024;
   private sortedWorkerIds: string[] | null = null;
   private readonly modelWorkers = new Map<string, Set<string>>();
 
   constructor(readonly index: DeviceIndex = new HeapDeviceIndex()) {
-    this.workers = new WatchedTable<WorkerRecord>((id, before, after) => this.workerChanged(id, before, after));
-    this.devices = new WatchedTable<DeviceRecord>((uuid) => this.reindex(uuid));
-    this.oomAlerts = new WatchedTable<true>((uuid) => this.reindex(uuid));
-    this.pending = new WatchedTable<QueuedBatch>((_, before, after) => this.queueChanged(before, after));
+    const touched = (uuid: string): void => this.reindex(uuid);
+    this.workers = new WatchedTable<WorkerRecord>({ changed: (id, before, after) => this.workerChanged(id, before, after) });
+    this.devices = new WatchedTable<DeviceRecord>({ touched });
+    this.oomAlerts = new WatchedTable<true>({ touched });
+    this.pending = new WatchedTable<QueuedBatch>({ changed: (_, before, after) => this.queueChanged(before, after) });
   }
 
   searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean): IndexCandidates {
+    for (let i = 0; i < this.staleCount; i++) {
+      const uuid = this.stale[i] as string;
+      this.index.update(uuid, deviceEntry(this, uuid));
+    }
+    this.staleCount = 0;
     return this.index.best(model, needBytes, skip);
   }
 
@@ -73,11 +108,13 @@ export class SchedulerState implements SchedulerView {
     return this.modelWorkers.get(model) ?? EMPTY;
   }
 
-  overdueWorkers(cutoffMs: number): WorkerRecord[] {
+  overdueWorkers(cutoffMs: number): readonly WorkerRecord[] {
+    const first = this.liveness.peek();
+    if (first === undefined || first.lastSeenMs >= cutoffMs) return NONE_OVERDUE;
     const overdue: WorkerRecord[] = [];
     this.liveness.find((w) => {
       if (w.lastSeenMs >= cutoffMs) return true;
-      overdue.push(w);
+      overdue.push(this.workers.get(w.workerId) as WorkerRecord);
       return false;
     });
     return overdue;
@@ -94,12 +131,23 @@ export class SchedulerState implements SchedulerView {
   }
 
   private reindex(uuid: string): void {
-    this.index.update(uuid, deviceEntry(this, uuid));
+    this.stale[this.staleCount++] = uuid;
+    // Facts folded with no query between (a replay): keep each device once, so the list stays
+    // bounded by the devices rather than the facts (amortised O(1) per fact).
+    if (this.staleCount >= this.staleLimit) {
+      const once = new Set(this.stale.slice(0, this.staleCount));
+      this.staleCount = 0;
+      for (const uuid of once) this.stale[this.staleCount++] = uuid;
+      this.stale.length = this.staleCount;
+      this.staleLimit = 2 * (this.staleCount + this.devices.rows.size) + 1024;
+    }
   }
 
   private workerChanged(id: string, before: WorkerRecord | undefined, after: WorkerRecord | undefined): void {
-    if (after) this.liveness.upsert(after);
-    else this.liveness.remove(id);
+    // The liveness heap keeps the row it was given; it is re-sorted only when the last-seen
+    // time moves, and overdueWorkers reads the current row by id.
+    if (!after) this.liveness.remove(id);
+    else if (!before || before.lastSeenMs !== after.lastSeenMs) this.liveness.upsert(after);
     if (!before || !after) this.sortedWorkerIds = null;
     if (before?.loadedModels !== after?.loadedModels) {
       for (const model of before?.loadedModels ?? []) this.modelWorkers.get(model)?.delete(id);
@@ -115,7 +163,9 @@ export class SchedulerState implements SchedulerView {
   }
 
   private queueChanged(before: QueuedBatch | undefined, after: QueuedBatch | undefined): void {
-    if (before) this.queue.splice(this.position(before), 1);
+    // The row leaving is the very object in the queue: a short queue is searched by identity,
+    // which spares comparing batches member by member.
+    if (before) this.queue.splice(this.queue.length <= 16 ? this.queue.indexOf(before) : this.position(before), 1);
     if (after) this.queue.splice(this.position(after), 0, after);
   }
 
@@ -133,15 +183,7 @@ export class SchedulerState implements SchedulerView {
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
-
-/** Same devices, same loaded models, same side of the slot limit: no device changes eligibility. */
-function sameEligibility(a: WorkerRecord, b: WorkerRecord): boolean {
-  return (
-    a.deviceUuids === b.deviceUuids &&
-    a.loadedModels === b.loadedModels &&
-    a.batchIds.length < a.slots === b.batchIds.length < b.slots
-  );
-}
+const NONE_OVERDUE: readonly WorkerRecord[] = [];
 
 /** Everything the state holds, as plain sorted data: the same state gives the same JSON. */
 export interface SchedulerSnapshot {
@@ -192,11 +234,11 @@ export function restore(json: SchedulerSnapshot | string, index: DeviceIndex = n
   for (const [uuid, sample] of data.samples) state.samples.set(uuid, sample);
   for (const b of data.inFlight) {
     state.inFlight.set(b.batch.batchId, b);
-    for (const m of b.batch.members) state.requests.set(m.requestId, b.batch.batchId);
+    state.requests.hold(b.batch.batchId, b.batch.members);
   }
   for (const b of data.pending) {
     state.pending.set(b.batchId, b);
-    for (const m of b.members) state.requests.set(m.requestId, b.batchId);
+    state.requests.hold(b.batchId, b.members);
   }
   for (const [id, epoch] of data.fencedEpochs) state.fencedEpochs.set(id, epoch);
   for (const [model, e] of data.estimates) state.estimates.set(model, e);

@@ -1,10 +1,21 @@
-import type { DeviceRecord, DeviceSample, InFlightBatch, QueuedBatch, ServiceEstimate, WorkerRecord } from './records.js';
+import type { BatchMemberRef, DeviceRecord, DeviceSample, InFlightBatch, QueuedBatch, ServiceEstimate, WorkerRecord } from './records.js';
 
 /** A keyed table of immutable rows. */
 export interface Table<V> {
   get(key: string): V | undefined;
   set(key: string, value: V): void;
   delete(key: string): void;
+}
+
+/** Which batch holds each request: the batches in the queue or in flight and their members. */
+export interface RequestTable {
+  batchOf(requestId: string): string | undefined;
+  /** The batch entered the queue with these members. */
+  hold(batchId: string, members: readonly BatchMemberRef[]): void;
+  /** The batch left the queue and flight: its members no longer belong to it. */
+  release(batchId: string, members: readonly BatchMemberRef[]): void;
+  /** One request left its batch. */
+  drop(requestId: string): void;
 }
 
 /** A device as placement sees it: eligible now, with its work and room. */
@@ -38,7 +49,7 @@ export interface SchedulerView {
   readonly inFlight: Table<InFlightBatch>;
   readonly pending: Table<QueuedBatch>;
   /** requestId → batchId, for requests in pending or in-flight batches. */
-  readonly requests: Table<string>;
+  readonly requests: RequestTable;
   /** workerId → the last evicted epoch: heartbeats at or below it are from a fenced incarnation. */
   readonly fencedEpochs: Table<number>;
   readonly estimates: Table<ServiceEstimate>;
@@ -48,7 +59,7 @@ export interface SchedulerView {
   /** Whether a live worker has the model loaded (busy or not). */
   modelLoaded(model: string): boolean;
   /** Workers last seen before `cutoffMs`, oldest first (ties by id). */
-  overdueWorkers(cutoffMs: number): WorkerRecord[];
+  overdueWorkers(cutoffMs: number): readonly WorkerRecord[];
   /** Pending batches, most urgent first. */
   pendingByPriority(): readonly QueuedBatch[];
   /** Live worker ids, sorted. */
@@ -72,6 +83,15 @@ export function deviceEntry(view: SchedulerView, uuid: string): DeviceEntry | nu
     availableBytes: device.freeBytes - device.reservedBytes,
     loadedModels: worker.loadedModels,
   };
+}
+
+/** Same devices, same loaded models, same side of the slot limit: no device changes eligibility. */
+export function sameEligibility(a: WorkerRecord, b: WorkerRecord): boolean {
+  return (
+    a.deviceUuids === b.deviceUuids &&
+    a.loadedModels === b.loadedModels &&
+    a.batchIds.length < a.slots === b.batchIds.length < b.slots
+  );
 }
 
 /** Strict total order used by every device index: least outstanding work, then uuid. */

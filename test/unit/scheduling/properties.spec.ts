@@ -103,10 +103,14 @@ describe('scheduler properties on random workloads with failures and evictions',
       fc.property(workloads, (commands) => {
         const run = drive(commands);
         const { completed, rejected } = audit(run);
-        const held = new Set(run.state.requests.rows.keys());
+        const holder = new Map<string, string>();
+        for (const b of run.state.pending.rows.values()) for (const m of b.members) holder.set(m.requestId, b.batchId);
+        for (const f of run.state.inFlight.rows.values()) for (const m of f.batch.members) holder.set(m.requestId, f.batch.batchId);
         for (const id of run.submitted) {
-          const ends = [completed.has(id), rejected.has(id), held.has(id)].filter(Boolean).length;
+          const ends = [completed.has(id), rejected.has(id), holder.has(id)].filter(Boolean).length;
           expect(ends, `request ${id}`).toBe(1);
+          // The request index (built lazily) names the batch that holds it, and nothing else.
+          expect(run.state.requests.batchOf(id), `batch of ${id}`).toBe(holder.get(id));
         }
       }),
       { numRuns: 200 },

@@ -5,6 +5,8 @@ import { ValidationError } from '../../../src/domain/errors.js';
 import { isDecision, type SchedulerFact } from '../../../src/processors/scheduling/facts.js';
 import { createScheduler } from '../../../src/processors/scheduling/scheduler.js';
 import { restore, snapshot } from '../../../src/processors/scheduling/state.js';
+import type { SchedulerInput } from '../../../src/processors/scheduling/inputs.js';
+import { alert, GiB, heartbeat, ready, telemetry } from './support.js';
 import { command, drive } from './workload.js';
 
 const workloads = fc.array(command, { minLength: 10, maxLength: 160 });
@@ -67,6 +69,66 @@ describe('replay', () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  it('a state folded from the facts of a run prefix decides the rest exactly as the original', () => {
+    fc.assert(
+      fc.property(workloads, fc.nat(), (commands, cut) => {
+        const run = drive(commands);
+        const scheduler = createScheduler({ config: { maxPlacementMisses: 4 } });
+        const at = cut % (run.inputs.length + 1);
+        let original = scheduler.initialState();
+        const before: SchedulerFact[] = [];
+        for (const [now, input] of run.inputs.slice(0, at)) {
+          const r = step(scheduler, original, input, now);
+          original = r.state;
+          before.push(...r.events);
+        }
+        let state = scheduler.initialState();
+        for (const fact of before) state = scheduler.evolve(state, fact);
+        const after: SchedulerFact[] = [];
+        for (const [now, input] of run.inputs.slice(at)) {
+          const r = step(scheduler, state, input, now);
+          state = r.state;
+          after.push(...r.events);
+        }
+        expect(json([...before, ...after])).toBe(json(run.facts));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('a long fold with no placement in between (the index catching up once) decides like a fresh restore', () => {
+    // Thousands of facts change devices with no placement query between them (no batch waits),
+    // so the index catches up only when the batches below arrive.
+    const inputs: Array<[number, SchedulerInput]> = [];
+    for (let w = 0; w < 4; w++) inputs.push([0, heartbeat(`w${w}`, { devices: [`w${w}-g0`, `w${w}-g1`], capacity: 4 })]);
+    for (let i = 0; i < 3000; i++) inputs.push([1, telemetry(`w${i % 4}-g${(i >> 2) % 2}`, ((i * 7919) % 20) * GiB, i)]);
+    // Each device's last sample differs, then alerts on a device that is not in the cluster.
+    for (let d = 0; d < 8; d++) inputs.push([2, telemetry(`w${d % 4}-g${d >> 2}`, (2 + ((d * 5) % 8)) * GiB, 3000 + d)]);
+    for (let i = 0; i < 1100; i++) inputs.push([3, alert('ghost-gpu', i % 2 === 0 ? 'RAISED' : 'CLEARED')]);
+    const scheduler = createScheduler();
+    let live = scheduler.initialState();
+    const facts: SchedulerFact[] = [];
+    for (const [now, input] of inputs) {
+      const r = step(scheduler, live, input, now);
+      live = r.state;
+      facts.push(...r.events);
+    }
+    let folded = scheduler.initialState();
+    for (const fact of facts) folded = scheduler.evolve(folded, fact);
+    let fresh = restore(json(snapshot(live)));
+    expect(json(snapshot(folded))).toBe(json(snapshot(fresh)));
+    for (let b = 0; b < 8; b++) {
+      const batch = ready(`late-${b}`, { size: 1, memoryPerSampleBytes: (9 - b) * GiB });
+      const expected = step(scheduler, fresh, batch, 200);
+      fresh = expected.state;
+      for (const [name, state] of [['live', live], ['folded', folded]] as const) {
+        const got = step(scheduler, state, batch, 200);
+        expect(json(got.events), `${name}, batch ${b}`).toBe(json(expected.events));
+      }
+      expect(expected.events.some((f) => f.type === 'BatchAssigned'), `batch ${b} placed`).toBe(true);
+    }
   });
 
   it('snapshot and restore round-trip', () => {

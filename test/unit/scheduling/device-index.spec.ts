@@ -1,0 +1,152 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ScanDeviceIndex } from '../../../bench/lib/scheduling-naive.js';
+import { HeapDeviceIndex } from '../../../src/processors/scheduling/placement.js';
+import { RequestIndex } from '../../../src/processors/scheduling/request-index.js';
+import { SlotHeap } from '../../../src/processors/scheduling/slot-heap.js';
+import type { DeviceEntry } from '../../../src/processors/scheduling/view.js';
+
+describe('SlotHeap', () => {
+  it('walks its slots in key order (either direction, ties by rank) after any upserts and removals, like a sorted copy', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('up', 'up', 'rm'), fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 20 })), { maxLength: 400 }),
+        fc.integer({ min: 0, max: 50 }),
+        fc.boolean(),
+        (ops, stopAfter, descending) => {
+          // Ranks in reverse slot order, so that ties are not broken by slot number by accident.
+          const keys = { value: new Float64Array(201), rank: Float64Array.from({ length: 201 }, (_, i) => 1000 - i) };
+          const less = (a: number, b: number): boolean => {
+            const [va, vb] = [keys.value[a] as number, keys.value[b] as number];
+            if (va !== vb) return descending ? va > vb : va < vb;
+            return (keys.rank[a] as number) < (keys.rank[b] as number);
+          };
+          const heap = new SlotHeap(keys, descending);
+          const present = new Set<number>();
+          for (const [op, slot, k] of ops) {
+            if (op === 'up') {
+              keys.value[slot] = k;
+              heap.upsert(slot);
+              present.add(slot);
+            } else {
+              heap.remove(slot);
+              present.delete(slot);
+            }
+          }
+          const sorted = [...present].sort((a, b) => (less(a, b) ? -1 : 1));
+          expect(heap.size).toBe(sorted.length);
+          for (const slot of sorted) expect(heap.has(slot)).toBe(true);
+          heap.walk();
+          const walked: number[] = [];
+          for (let s = heap.next(); s >= 0; s = heap.next()) walked.push(s);
+          expect(walked).toEqual(sorted);
+          // A second walk, stopped early, gives the same prefix.
+          heap.walk();
+          const prefix: number[] = [];
+          for (let s = heap.next(); s >= 0 && prefix.length < stopAfter; s = heap.next()) prefix.push(s);
+          expect(prefix).toEqual(sorted.slice(0, stopAfter));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+const GiB = 2 ** 30;
+type Update = { device: number; eligible: boolean; work: number; roomGiB: number; models: number };
+const MODEL_SETS = [[], ['a'], ['b'], ['a', 'b'], ['c', 'a']] as const;
+
+describe('HeapDeviceIndex', () => {
+  it('answers every query exactly as a scan of every device, through joins, parking and slot reuse', () => {
+    const update = fc.record({
+      device: fc.integer({ min: 0, max: 299 }),
+      // Mostly not eligible, so that parked slots pile up and are given up and reused.
+      eligible: fc.integer({ min: 0, max: 3 }).map((x) => x === 0),
+      work: fc.constantFrom(0, 0, 1000, 2000, 5000),
+      roomGiB: fc.integer({ min: -2, max: 8 }),
+      models: fc.integer({ min: 0, max: MODEL_SETS.length - 1 }),
+    });
+    const query = fc.record({ model: fc.constantFrom('a', 'b', 'c', 'z'), needGiB: fc.integer({ min: 0, max: 9 }), skipMod: fc.integer({ min: 0, max: 3 }) });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.array(update, { maxLength: 60 }), query), { maxLength: 30 }), (rounds) => {
+        const heap = new HeapDeviceIndex();
+        const scan = new ScanDeviceIndex();
+        const models = MODEL_SETS.map((m) => [...m]);
+        for (const [updates, q] of rounds) {
+          for (const u of updates as Update[]) {
+            // Device names whose order differs from their numbers, so ties exercise uuid order.
+            const uuid = `GPU-${u.device % 7}-${u.device}`;
+            const entry: DeviceEntry | null = u.eligible
+              ? { uuid, workerId: `w${u.device % 7}`, outstandingUs: u.work, availableBytes: u.roomGiB * GiB, loadedModels: models[u.models] as string[] }
+              : null;
+            heap.update(uuid, entry);
+            scan.update(uuid, entry);
+          }
+          const skip = (uuid: string): boolean => q.skipMod > 0 && Number(uuid.split('-')[2]) % 4 === q.skipMod;
+          const ours = heap.best(q.model, q.needGiB * GiB, skip);
+          const naive = scan.best(q.model, q.needGiB * GiB, skip);
+          expect(ours.any?.uuid).toBe(naive.any?.uuid);
+          expect(ours.loaded?.uuid).toBe(naive.loaded?.uuid);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('gives up parked slots once they outnumber the eligible devices, and still answers like a scan', () => {
+    const heap = new HeapDeviceIndex();
+    const scan = new ScanDeviceIndex();
+    const entry = (i: number, work: number): DeviceEntry => ({ uuid: `d${i}`, workerId: 'w', outstandingUs: work, availableBytes: GiB, loadedModels: ['m'] });
+    for (let i = 0; i < 500; i++) {
+      heap.update(`d${i}`, entry(i, i % 3));
+      scan.update(`d${i}`, entry(i, i % 3));
+    }
+    for (let i = 0; i < 480; i++) {
+      heap.update(`d${i}`, null);
+      scan.update(`d${i}`, null);
+    }
+    for (let i = 1000; i < 1100; i++) {
+      heap.update(`d${i}`, entry(i, 0));
+      scan.update(`d${i}`, entry(i, 0));
+    }
+    const none = (): boolean => false;
+    expect(heap.best('m', GiB, none)).toEqual(scan.best('m', GiB, none));
+    expect(heap.best('m', GiB, none).any?.uuid).toBe('d1000');
+    // Devices whose slots were given up come back; the newcomers keep theirs.
+    for (let i = 0; i < 100; i++) {
+      heap.update(`d${i}`, entry(i, i % 2));
+      scan.update(`d${i}`, entry(i, i % 2));
+    }
+    for (let i = 1000; i < 1100; i += 7) {
+      heap.update(`d${i}`, entry(i, 1 + (i % 3)));
+      scan.update(`d${i}`, entry(i, 1 + (i % 3)));
+    }
+    const seen = new Set<string>();
+    for (let k = 0; k < 120; k++) {
+      const skip = (uuid: string): boolean => seen.has(uuid);
+      const answer = heap.best('m', GiB, skip);
+      expect(answer).toEqual(scan.best('m', GiB, skip));
+      if (answer.any) seen.add(answer.any.uuid);
+    }
+    expect([...seen].slice(0, 4)).toEqual(['d0', 'd10', 'd1001', 'd1002']);
+  });
+});
+
+describe('RequestIndex', () => {
+  it('names the batch holding each request, whether or not it was asked before the batch left', () => {
+    const index = new RequestIndex();
+    const members = (ids: string[]) => ids.map((requestId) => ({ requestId, tenant: 't', sloClass: 'batch', deadlineMs: 0 }));
+    index.hold('b1', members(['r1', 'r2']));
+    index.hold('b2', members(['r3']));
+    index.release('b2', members(['r3']));
+    expect(index.batchOf('r3')).toBeUndefined();
+    expect(index.batchOf('r1')).toBe('b1');
+    index.drop('r1');
+    expect(index.batchOf('r1')).toBeUndefined();
+    expect(index.batchOf('r2')).toBe('b1');
+    index.release('b1', members(['r2']));
+    expect(index.batchOf('r2')).toBeUndefined();
+    index.hold('b1', members(['r2']));
+    expect(index.batchOf('r2')).toBe('b1');
+  });
+});
