@@ -93,6 +93,13 @@ export interface Config {
   simulatedSlowdown: string;
   /** GPUFLOW_TENANT: the tenant a client acts as; it then reads `inference.results.TENANT`. */
   tenant: string | null;
+  /**
+   * Dispatcher instances sharing the work by partition (docs/scheduling.md, "Scale-out"); null: one
+   * instance serves at a time. Set by GPUFLOW_DISPATCHER_SHARE_GROUPS (share groups, 1 to the
+   * partitions of inference.requests), with GPUFLOW_DISPATCHER_SNAPSHOT_MS (default 10000) and
+   * GPUFLOW_DISPATCHER_FINISHED_RETENTION_MS (default 120000).
+   */
+  dispatcherScaleOut: { shareGroups: number; snapshotIntervalMs: number; finishedRetentionMs: number } | null;
   /** Which of the three services were given from outside (not started by `stack up`). */
   external: { kafka: boolean; registry: boolean; redis: boolean };
   stack: {
@@ -217,6 +224,13 @@ export function loadConfig(env: Env = process.env): Config {
     tenantResultTopics: bool(env, 'GPUFLOW_TENANT_RESULT_TOPICS', false),
     simulatedSlowdown: str(env, 'GPUFLOW_SIMULATED_SLOWDOWN', ''),
     tenant: tenantOrNull(env),
+    dispatcherScaleOut: env.GPUFLOW_DISPATCHER_SHARE_GROUPS
+      ? {
+          shareGroups: int(env, 'GPUFLOW_DISPATCHER_SHARE_GROUPS', 1),
+          snapshotIntervalMs: int(env, 'GPUFLOW_DISPATCHER_SNAPSHOT_MS', 10_000),
+          finishedRetentionMs: int(env, 'GPUFLOW_DISPATCHER_FINISHED_RETENTION_MS', 120_000),
+        }
+      : null,
     external: {
       kafka: Boolean(env.KAFKA_BROKERS),
       registry: Boolean(env.SCHEMA_REGISTRY_URL),

@@ -11,8 +11,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { INVALID_SPAN_CONTEXT, isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Span } from '@opentelemetry/api';
-import { from, interval, map, merge, Subject, Subscription, switchMap, type Observable } from 'rxjs';
-import { describeError, GpuflowError } from '../domain/errors.js';
+import { EMPTY as NOTHING, from, interval, map, merge, Subject, Subscription, switchMap, type Observable } from 'rxjs';
+import { ConfigError, describeError, GpuflowError } from '../domain/errors.js';
 import type {
   AnomalyAlert,
   BatchMember,
@@ -30,21 +30,24 @@ import type { Logger } from '../log.js';
 import type { Kafka } from '../kafka/client.js';
 import { avroCodec, batchCodec, codecsByTopic } from '../kafka/codecs/topic-codec.js';
 import { decodeTensor } from '../kafka/codecs/tensor-codec.js';
+import { coPartitionAssigner } from '../kafka/co-partition-assigner.js';
 import { consume, type ConsumerSource, type Delivery } from '../kafka/consumer-source.js';
 import { createDeadLetterSink, type DeadLetterSink } from '../kafka/dead-letters.js';
 import { endOffsets } from '../kafka/offsets.js';
 import { createProducer, type EventProducer, type OutgoingMessage } from '../kafka/producer.js';
 import { createTopicDirectory, resultRouter, TopicListingError, undeliverableResult, type ResultRoute } from '../kafka/topic-directory.js';
 import type { RegistryClient } from '../kafka/registry.js';
+import { createRequestCompactor } from '../processors/batching/compact-request.js';
 import type { QueuePolicy } from '../processors/batching/queue-policy.js';
 import { SHARED_RESULTS_TOPIC } from '../stack/kafka-tenants.js';
-import { createDispatcherCore } from '../processors/dispatch/dispatcher-core.js';
-import type { SchedulerConfig } from '../processors/scheduling/config.js';
+import { createDispatcherCore, type DispatcherCore } from '../processors/dispatch/dispatcher-core.js';
+import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from '../processors/scheduling/config.js';
 import type { RolloutGuardConfig } from '../processors/traffic/rollout-guard-config.js';
 import { contextFromHeaders, traceHeaders, traceparentOf } from '../tracing/kafka-headers.js';
 import { startTracing } from '../tracing/setup.js';
 import { ATTR, endWithError, SPAN, tracerOf } from '../tracing/spans.js';
 import { openJournal } from '../replay/journal-sink.js';
+import { createPartitionOwnership, partitionedGroupOf, RebuildSuperseded, type ScaleOutOptions } from './partition-ownership.js';
 import { TurnClock } from './turn-clock.js';
 
 export interface DispatcherOptions {
@@ -65,6 +68,13 @@ export interface DispatcherOptions {
    * (config.tenantResultTopics), instead of the request's reply topic.
    */
   tenantResultTopics?: boolean;
+  /**
+   * Several instances share the work by partition (docs/scheduling.md, "Scale-out"): requests and
+   * reports in one consumer group that hands out share groups of partitions, everything else read
+   * whole by each instance, state rebuilt from scheduler.snapshots plus the log on each assignment.
+   * Without it, each input is its own consumer group and one instance serves at a time.
+   */
+  scaleOut?: ScaleOutOptions;
 }
 
 export interface DispatcherStats {
@@ -115,7 +125,8 @@ type Input =
   | { kind: 'manifest'; d: Delivery<ModelManifest> }
   | { kind: 'tick'; atMs: number };
 
-const EMPTY = new Uint8Array(0);
+/** The span of every request while tracing is off: a no-op span of its own would cost an object per queued request. */
+const UNTRACED = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 const refOf = (d: Delivery<unknown>): string => `${d.topic}:${d.partition}:${d.offset}`;
 
@@ -147,6 +158,8 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
   const decisions$ = new Subject<SchedulerEvent>();
   /** The models' manifests, for admission's shape check. */
   const manifests = new Map<string, ModelManifest>();
+  /** What a queued request keeps: repeated strings shared, input bytes packed. */
+  const compact = createRequestCompactor();
   // Every decision of a turn (one input, or one batcher timer) is made at the turn's logical time,
   // and the journal records each turn in order, so that `gpuflow replay --verify` can re-decide them.
   const startedAtMs = Date.now();
@@ -155,37 +168,82 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
   });
   const clock = new TurnClock(startedAtMs, (atMs) => journal.wake(atMs));
   // Output keeps the order of decisions: encodings are chained, and each send is handed to the
-  // producer (which keeps its queue's order) without waiting for the broker's ack.
+  // producer (which keeps its queue's order) without waiting for the broker's ack. The messages of
+  // one item are handed over together, so they travel in one producer request. The promise says
+  // when the broker has them (or the item failed, which is logged).
   let encoding: Promise<void> = Promise.resolve();
   const unacked = new Set<Promise<void>>();
   type Outgoing = { topic: string; messages: OutgoingMessage[] };
-  const later = (what: string, encode: () => Promise<Outgoing | Outgoing[]>): void => {
-    encoding = encoding.then(async () => {
-      for (const { topic, messages } of [await encode()].flat()) {
-        const sent = producer.send(topic, messages).catch((error: unknown) => log.error('dispatcher.send_failed', { what, error: describeError(error) }));
-        unacked.add(sent);
-        void sent.finally(() => unacked.delete(sent));
-      }
-    }).catch((error: unknown) => log.error('dispatcher.encode_failed', { what, error: describeError(error) }));
+  const later = (what: string, encode: () => Promise<Outgoing | Outgoing[]>): Promise<void> => {
+    let settle!: () => void;
+    const onBroker = new Promise<void>((resolve) => (settle = resolve));
+    encoding = encoding
+      .then(async () => {
+        const sends: Promise<void>[] = [];
+        for (const { topic, messages } of [await encode()].flat()) {
+          const sent = producer.send(topic, messages).catch((error: unknown) => log.error('dispatcher.send_failed', { what, error: describeError(error) }));
+          sends.push(sent);
+          unacked.add(sent);
+          void sent.finally(() => unacked.delete(sent));
+        }
+        void Promise.all(sends).then(() => settle());
+      })
+      .catch((error: unknown) => {
+        log.error('dispatcher.encode_failed', { what, error: describeError(error) });
+        settle();
+      });
+    return onBroker;
   };
+  /** Rejected requests whose answer is not yet on the broker: they are acked once it is. */
+  const answering = new Map<string, Promise<void>>();
+
+  /** With scale-out, each batch's BatchAssigned on the log, by batch id: the batch is sent only after it. */
+  const assignedOnLog = new Map<string, Promise<void>>();
+  /** Batches waiting for their BatchAssigned to reach the broker, until they are on it themselves. */
+  const batchesAwaitingLog = new Set<Promise<void>>();
+  /**
+   * With scale-out, a RequestRejected waits for its answer and goes in the same producer request
+   * (after the answer): a takeover takes a rejected request as answered, so the decision must not
+   * reach the log without the answer.
+   */
+  const rejectionsToAnswer = new Map<string, SchedulerEvent>();
 
   function publish(event: SchedulerEvent): void {
     decisions$.next(event);
-    later('decision', async () => ({ topic: TOPICS.decisions, messages: [{ key: 'model' in event ? event.model : event.workerId, value: await codecs.decisions.encode(event) }] }));
+    if (options.scaleOut && event.type === 'RequestRejected') {
+      rejectionsToAnswer.set(event.requestId, event);
+      // The core answers a rejection right after deciding it; a decision left unclaimed goes alone.
+      queueMicrotask(() => {
+        if (rejectionsToAnswer.delete(event.requestId)) sendDecision(event);
+      });
+      return;
+    }
+    sendDecision(event);
   }
 
-  /** Done with a request (answered by a worker, or rejected): ack it. */
+  function sendDecision(event: SchedulerEvent): void {
+    const onBroker = later('decision', async () => ({ topic: TOPICS.decisions, messages: [{ key: 'model' in event ? event.model : event.workerId, value: await codecs.decisions.encode(event) }] }));
+    if (options.scaleOut && event.type === 'BatchAssigned') assignedOnLog.set(event.batchId, onBroker);
+  }
+
+  /** Done with a request (answered by a worker, or rejected): ack it, a rejection once its answer is on the broker. */
   function finished(h: Held): void {
     stats.unfinished = core.unfinished;
     if (h.span.isRecording()) h.span.end();
-    h.ack();
+    const answered = answering.get(h.request.requestId);
+    answering.delete(h.request.requestId);
+    if (answered) void answered.then(h.ack);
+    else h.ack();
   }
 
-  function reject(request: InferenceRequest, reason: string): void {
+  /** Answers a request with a rejection; resolves when the answer is on the broker. */
+  function reject(request: InferenceRequest, reason: string): Promise<void> {
     stats.rejected++;
     const span = core.heldOf(request.requestId)?.span;
     if (span?.isRecording()) endWithError(span, reason);
-    later('rejection', async () => {
+    const decision = rejectionsToAnswer.get(request.requestId);
+    rejectionsToAnswer.delete(request.requestId);
+    const onBroker = later('rejection', async () => {
       const result: InferenceResult = {
         requestId: request.requestId, tenant: request.tenant, model: request.model, modelVersion: request.modelVersion, sloClass: request.sloClass,
         status: 'REJECTED', reason, batchId: '', workerId: '', workerEpoch: 0, output: new Uint8Array(0),
@@ -203,8 +261,11 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
           deadLetters.send(letter).catch((error: unknown) => log.error('dispatcher.dead_letter_failed', { requestId: request.requestId, error: describeError(error) }));
         }
       }
+      if (decision && 'model' in decision) out.push({ topic: TOPICS.decisions, messages: [{ key: decision.model, value: await codecs.decisions.encode(decision) }] });
       return out;
     });
+    answering.set(request.requestId, onBroker);
+    return onBroker;
   }
 
   /**
@@ -230,25 +291,32 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     const atMs = clock.now();
     journal.rejected(atMs, ref, reason);
     publish({ type: 'RequestRejected', atMs, inputs: [ref], requestId: request.requestId, model: request.model, tenant: request.tenant, reason });
-    reject(request, reason);
-    d.ack();
+    // Not held by the core, so no `finished` follows: acked here, once the answer is on the broker.
+    const answered = reject(request, reason);
+    answering.delete(request.requestId);
+    void answered.then(d.ack);
   }
 
-  // The decisions: the same core that replay and what-if drive, here on the turn clock.
-  const core = createDispatcherCore<Held>({
+  // The decisions: the same core that replay and what-if drive, here on the turn clock. With
+  // scale-out each assignment starts a fresh core, whose batch ids carry this instance and core.
+  const instanceTag = randomUUID().slice(0, 8);
+  let coreSeq = 0;
+  const newCore = (): DispatcherCore<Held> => createDispatcherCore<Held>({
     clock,
+    ...(options.scaleOut ? { batchIdSuffix: `~${instanceTag}.${++coreSeq}` } : {}),
     queuePolicy: options.queuePolicy ?? {},
     scheduler: options.scheduler ?? {},
     rollout: options.rollout ?? {},
     // A shadow copy answers on the shadow topic: nothing to ack, and no span of its own.
-    shadowOf: (h, copy) => ({ ...h, request: copy, ack: () => undefined, span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT) }),
+    shadowOf: (h, copy) => ({ request: copy, tensor: h.tensor, ack: () => undefined, span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT) }),
     effects: {
       decided: onDecision,
-      rejected: (h, _requestId, reason) => reject(h.request, reason),
+      rejected: (h, _requestId, reason) => void reject(h.request, reason),
       finished,
       failed: (error) => log.error('dispatcher.batcher_failed', { error: describeError(error) }),
     },
   });
+  let core = newCore();
   const subscriptions = new Subscription(() => core.close());
 
   /** Carries out a decision: publishes it, and sends an assigned batch to its worker. */
@@ -282,7 +350,10 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
   function sendBatch(batchId: string, workerId: string, workerEpoch: number, deviceUuid: string): void {
     const batch = core.openBatch(batchId);
     const members = batch?.members ?? [];
-    if (members.length === 0) return;
+    if (members.length === 0) {
+      assignedOnLog.delete(batchId);
+      return;
+    }
     const first = members[0]!;
     const rowBytes = first.tensor.data.byteLength;
     // One contiguous [N, ...] buffer: the only copy of the inputs between client and GPU.
@@ -303,7 +374,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       },
     });
     const headers = traceHeaders(trace.setSpan(ROOT_CONTEXT, span));
-    later('batch', async () => {
+    const send = (): Promise<void> => later('batch', async () => {
       try {
         const value = await codecs.batches.encode({
           batchId, model: first.request.model, modelVersion: batch?.modelVersion ?? first.request.modelVersion, workerId, workerEpoch, deviceUuid, formedAtMs: Date.now(),
@@ -316,6 +387,17 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
         throw error;
       }
     });
+    // With scale-out the worker may run it only once the log says where it went (a takeover reads
+    // the log): it is queued when its BatchAssigned is on the broker, without holding up other output.
+    const onLog = assignedOnLog.get(batchId);
+    assignedOnLog.delete(batchId);
+    if (!onLog) {
+      void send();
+      return;
+    }
+    const sent = onLog.then(send);
+    batchesAwaitingLog.add(sent);
+    void sent.finally(() => batchesAwaitingLog.delete(sent));
   }
 
   /** Admission checks the decoded tensor against the manifest before the batcher sees the request. */
@@ -345,7 +427,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       return;
     }
     // The request's time in the dispatcher, as a child of the client's span.
-    const span = tracer.startSpan(SPAN.dispatch, {
+    const span = !tracing.enabled ? UNTRACED : tracer.startSpan(SPAN.dispatch, {
       kind: SpanKind.CONSUMER,
       attributes: {
         [ATTR.messagingSystem]: 'kafka', [ATTR.destination]: d.topic, [ATTR.operation]: 'process',
@@ -355,14 +437,15 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     let tensor: Tensor;
     try {
       const view = decodeTensor(received.tensor);
-      // Own copies of the few input bytes, so a queued request does not pin the Kafka fetch buffer it came in.
-      tensor = { dtype: view.dtype, shape: view.shape, data: view.data.slice() };
+      // Own copies of the few input bytes, so a queued request does not pin the Kafka fetch buffer
+      // it came in; packed with other requests' (a million queued are a million small tensors).
+      tensor = compact.tensor(view);
     } catch (error) {
       endWithError(span, error);
       refuse(d, received, `bad input tensor: ${describeError(error)}`);
       return;
     }
-    const request: InferenceRequest = { ...received, tensor: EMPTY };
+    const request = compact.request(received);
     const manifest = manifests.get(request.model);
     if (manifest) {
       const rowShape = tensor.shape[0] === 1 ? tensor.shape.slice(1) : tensor.shape;
@@ -375,7 +458,8 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     }
     stats.admitted++;
     journal.input(clock.now(), refOf(d));
-    core.admit({ ref: refOf(d), request, held: { request, tensor, ack: d.ack, span } });
+    // One object per held request: its row and its ack are made when asked for.
+    core.admit({ ref: refOf(d), request, held: compact.held(request, tensor, d.acks, Number(d.offset), span) });
     stats.unfinished = core.unfinished;
   }
 
@@ -398,10 +482,22 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       .finally(() => d.ack());
   }
 
+  /** One turn: the clock is read once, then the input is applied. */
+  function turn(input: Input): void {
+    clock.startTurn();
+    try {
+      onInput(input);
+    } catch (error) {
+      // A decision that throws is a bug; log it with the input and keep serving the rest.
+      log.error('dispatcher.input_failed', { kind: input.kind, error: describeError(error), retriable: error instanceof GpuflowError && error.retriable });
+    }
+  }
+
   function onInput(input: Input): void {
     if (input.kind !== 'request') journal.input(clock.now(), input.kind === 'tick' ? `tick:${input.atMs}` : refOf(input.d));
     switch (input.kind) {
       case 'request':
+        if (ownership?.request(input.d) === 'handled') return;
         admit(input.d);
         return;
       case 'manifest':
@@ -412,26 +508,99 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
         input.d.ack();
         return;
       case 'heartbeat':
-        core.apply({ kind: 'heartbeat', ref: refOf(input.d), heartbeat: input.d.value });
+        core.apply({ kind: 'heartbeat', ref: refOf(input.d), heartbeat: ownership ? ownership.heartbeat(input.d.value) : input.d.value });
         input.d.ack();
         return;
       case 'telemetry':
-        core.apply({ kind: 'telemetry', ref: refOf(input.d), sample: input.d.value });
+        core.apply({ kind: 'telemetry', ref: refOf(input.d), sample: ownership ? ownership.sample(input.d.value) : input.d.value });
         input.d.ack();
         return;
       case 'anomaly':
         log.info('dispatcher.anomaly', { deviceUuid: input.d.value.deviceUuid, state: input.d.value.state, reason: input.d.value.reason });
+        if (ownership) alerts.set(`${input.d.value.deviceUuid}/${input.d.value.kind}`, input.d.value);
         core.apply({ kind: 'anomaly', ref: refOf(input.d), alert: input.d.value });
         input.d.ack();
         return;
       case 'report':
+        if (ownership?.report(input.d)) return;
         core.apply({ kind: 'report', ref: refOf(input.d), report: input.d.value });
         input.d.ack();
         return;
       case 'tick':
+        ownership?.tick();
         core.apply({ kind: 'tick', ref: `tick:${input.atMs}` });
         return;
     }
+  }
+
+  // Scale-out: the partitions this instance holds, their ledgers and inherited batches, its device share.
+  const scaleOut = options.scaleOut;
+  if (scaleOut) await checkCoPartitioned(kafka, scaleOut);
+  const ownership = scaleOut
+    ? createPartitionOwnership({
+        kafka, producer, logger: log, groupId: options.groupId, options: scaleOut,
+        livenessTimeoutMs: options.scheduler?.livenessTimeoutMs ?? DEFAULT_SCHEDULER_CONFIG.livenessTimeoutMs,
+        codecs: { decisions: codecs.decisions, reports: codecs.reports, batches: codecs.batches },
+        flushOwn: async () => {
+          await encoding;
+          await Promise.all(batchesAwaitingLog);
+          await Promise.all(unacked);
+        },
+        publish,
+        readmit: admitSafely,
+        now: () => clock.now(),
+      })
+    : null;
+  /** Inputs that wait while the ledgers of a new assignment are rebuilt. */
+  let parked: Input[] = [];
+  /** With scale-out, the latest alert of each device and kind: alerts are transitions, and a fresh core must know those still raised. */
+  const alerts = new Map<string, AnomalyAlert>();
+  /** Acks of deliveries let go at a rebalance: given after the consumer's generation moved on, they only free its in-flight count. */
+  const staleAcks: (() => void)[] = [];
+  let letGo = false;
+  let takeovers = 0;
+
+  /** A rebalance began: the core and everything held go; partitioned inputs will come again. */
+  function release(): void {
+    if (!ownership || letGo) return;
+    letGo = true;
+    staleAcks.push(...ownership.revoke());
+    for (const h of core.heldAll()) staleAcks.push(h.ack);
+    core.close();
+    core = newCore();
+    for (const m of manifests.values()) core.apply({ kind: 'manifest', ref: `${TOPICS.manifests}:latest:${m.model}`, manifest: m });
+    for (const a of alerts.values()) if (a.state === 'RAISED') core.apply({ kind: 'anomaly', ref: `${TOPICS.anomalies}:latest:${a.deviceUuid}`, alert: a });
+    stats.unfinished = 0;
+  }
+
+  /** The group's assignment: rebuild the held partitions' ledgers, then serve what waited. */
+  function takeOver(assigned: { topic: string; partitions: number[] }[]): void {
+    if (!ownership) return;
+    release();
+    letGo = false;
+    // Requests and reports delivered before this assignment come again from the committed offsets.
+    const kept: Input[] = [];
+    for (const input of parked) {
+      if (input.kind === 'request' || input.kind === 'report') staleAcks.push(input.d.ack);
+      else kept.push(input);
+    }
+    parked = kept;
+    for (const ack of staleAcks.splice(0)) ack();
+    const partitions = assigned.find((a) => a.topic === TOPICS.requests)?.partitions ?? [];
+    const mine = ++takeovers;
+    const attempt = (): void => {
+      ownership.assign(partitions).then(
+        () => {
+          for (const input of parked.splice(0)) turn(input);
+        },
+        (error: unknown) => {
+          if (error instanceof RebuildSuperseded) return;
+          log.error('dispatcher.rebuild_failed', { partitions, error: describeError(error) });
+          setTimeout(() => (takeovers === mine ? attempt() : undefined), 1_000);
+        },
+      );
+    };
+    attempt();
   }
 
   const ends = new Map<string, Map<number, string>>();
@@ -448,51 +617,70 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
   let manifestsRead!: () => void;
   const manifestsReady = new Promise<void>((r) => (manifestsRead = r));
   if (manifestsBehind.size === 0) manifestsRead();
+  // With scale-out, what every instance needs whole (membership, telemetry, alerts) is read by a
+  // group of the instance's own: heartbeats and telemetry from now, alerts (transitions, few) from
+  // the start, so that an alert raised before the instance started still counts. Requests and
+  // reports are the partitioned work, in one group whose assigner keeps partition p of both topics
+  // together; a new group starts at the topics' end when `startAtEnd`, at their beginning
+  // otherwise, and after that at its committed offsets.
+  const whole = <T>(topic: string, codec: { decode(b: Buffer): Promise<T> }, fromBeginning = false): ConsumerSource<T> =>
+    scaleOut
+      ? consume<T>(kafka, { groupId: `${options.groupId}.${topic}.${instanceTag}`, topics: [topic], decode: (b) => codec.decode(b), deadLetters, logger: log, sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000, fromBeginning })
+      : source(topic, codec);
+  const partitioned = scaleOut
+    ? consume<InferenceRequest | WorkerReport>(kafka, {
+        groupId: partitionedGroupOf(options.groupId), topics: [TOPICS.requests, TOPICS.reports], deadLetters, logger: log,
+        decode: (b, topic) => (topic === TOPICS.requests ? codecs.requests.decode(b) : codecs.reports.decode(b)),
+        fromBeginning: !options.startAtEnd, maxInFlight: options.maxInFlightRequests, sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000,
+        partitionAssigners: [coPartitionAssigner(scaleOut.shareGroups)], onRebalancing: release, onAssignment: takeOver,
+      })
+    : null;
   const sources = {
     manifests: consume<ModelManifest>(kafka, {
       groupId: `${options.groupId}.manifests.${randomUUID()}`, topics: [TOPICS.manifests], fromBeginning: true,
       decode: (b) => codecs.manifests.decode(b), deadLetters, logger: log,
     }),
-    heartbeats: source(TOPICS.heartbeats, codecs.heartbeats),
-    telemetry: source(TOPICS.telemetry, codecs.telemetry),
-    anomalies: source(TOPICS.anomalies, codecs.anomalies),
-    reports: source(TOPICS.reports, codecs.reports),
-    requests: source(TOPICS.requests, codecs.requests, { fromBeginning: true, maxInFlight: options.maxInFlightRequests }),
+    heartbeats: whole(TOPICS.heartbeats, codecs.heartbeats),
+    telemetry: whole(TOPICS.telemetry, codecs.telemetry),
+    anomalies: whole(TOPICS.anomalies, codecs.anomalies, true),
+    reports: partitioned ? null : source(TOPICS.reports, codecs.reports),
+    requests: partitioned ? null : source(TOPICS.requests, codecs.requests, { fromBeginning: true, maxInFlight: options.maxInFlightRequests }),
   };
+  const requests$: Observable<Input> = partitioned
+    ? partitioned.deliveries$.pipe(map((d): Input => (d.topic === TOPICS.requests ? { kind: 'request', d: d as Delivery<InferenceRequest> } : { kind: 'report', d: d as Delivery<WorkerReport> })))
+    : sources.requests!.deliveries$.pipe(map((d): Input => ({ kind: 'request', d })));
   const inputs$: Observable<Input> = merge(
     sources.manifests.deliveries$.pipe(map((d): Input => ({ kind: 'manifest', d }))),
     sources.heartbeats.deliveries$.pipe(map((d): Input => ({ kind: 'heartbeat', d }))),
     sources.telemetry.deliveries$.pipe(map((d): Input => ({ kind: 'telemetry', d }))),
     sources.anomalies.deliveries$.pipe(map((d): Input => ({ kind: 'anomaly', d }))),
-    sources.reports.deliveries$.pipe(map((d): Input => ({ kind: 'report', d }))),
-    from(manifestsReady).pipe(switchMap(() => sources.requests.deliveries$), map((d): Input => ({ kind: 'request', d }))),
+    sources.reports ? sources.reports.deliveries$.pipe(map((d): Input => ({ kind: 'report', d }))) : NOTHING,
+    from(manifestsReady).pipe(switchMap(() => requests$)),
     interval(options.tickMs).pipe(map((): Input => ({ kind: 'tick', atMs: Date.now() }))),
   );
   subscriptions.add(
     inputs$.subscribe({
       next: (input) => {
-        clock.startTurn();
-        try {
-          onInput(input);
-        } catch (error) {
-          // A decision that throws is a bug; log it with the input and keep serving the rest.
-          log.error('dispatcher.input_failed', { kind: input.kind, error: describeError(error), retriable: error instanceof GpuflowError && error.retriable });
-        }
+        // While a new assignment's ledgers are rebuilt, inputs wait; manifests go on, ticks are dropped.
+        if (!ownership || ownership.ready || input.kind === 'manifest') turn(input);
+        else if (input.kind !== 'tick') parked.push(input);
       },
       error: (error: unknown) => log.error('dispatcher.source_failed', { error: describeError(error) }),
     }),
   );
-  log.info('dispatcher.started', { groupId: options.groupId });
+  log.info('dispatcher.started', { groupId: options.groupId, ...(scaleOut ? { scaleOut, instance: instanceTag } : {}) });
 
   return {
     stats,
     decisions$: decisions$.asObservable(),
     async stop() {
       // Requests not finished are not acked: the next dispatcher gets them again.
-      await sources.requests.close();
-      await Promise.all([sources.manifests, sources.heartbeats, sources.telemetry, sources.anomalies, sources.reports].map((s) => s.close()));
+      await (partitioned ?? sources.requests)?.close();
+      await Promise.all([sources.manifests, sources.heartbeats, sources.telemetry, sources.anomalies, sources.reports].map((s) => s?.close()));
+      await ownership?.stop();
       subscriptions.unsubscribe();
       await encoding;
+      await Promise.all(batchesAwaitingLog);
       await Promise.all(unacked);
       await producer.disconnect();
       decisions$.complete();
@@ -500,4 +688,20 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       log.info('dispatcher.stopped', { unfinished: core.unfinished });
     },
   };
+}
+
+/**
+ * Scale-out needs requests, reports and decisions co-partitioned (all keyed by model, with the same
+ * partition count) and no more share groups than partitions.
+ */
+async function checkCoPartitioned(kafka: Kafka, scaleOut: ScaleOutOptions): Promise<void> {
+  const counts = new Map<string, number>();
+  for (const topic of [TOPICS.requests, TOPICS.reports, TOPICS.decisions]) counts.set(topic, (await endOffsets(kafka, topic)).size);
+  const [first] = counts.values();
+  if ([...counts.values()].some((n) => n !== first)) {
+    throw new ConfigError(`scale-out needs ${[...counts.keys()].join(', ')} to have the same partition count; they have ${[...counts].map(([t, n]) => `${t}: ${n}`).join(', ')}`);
+  }
+  if (!Number.isInteger(scaleOut.shareGroups) || scaleOut.shareGroups < 1 || scaleOut.shareGroups > (first ?? 0)) {
+    throw new ConfigError(`scale-out share groups must be a whole number from 1 to the ${first ?? 0} partitions of ${TOPICS.requests}, got ${scaleOut.shareGroups}`);
+  }
 }

@@ -24,6 +24,8 @@ import { TimingWheel, type TimerId } from './timing-wheel.js';
 
 export type BatcherSourceInput = Exclude<BatcherInput, TimerFired | BatcherStopped>;
 
+type FlushTimer = Extract<BatcherTimer, { kind: 'flush' }>;
+
 export type BatcherOutput =
   | { readonly type: 'BatchFormed'; readonly event: BatchFormed; readonly requests: readonly InferenceRequest[] }
   | { readonly type: 'RequestRejected'; readonly event: RequestRejected };
@@ -45,7 +47,10 @@ export function batchRequests(options: BatchRequestsOptions): OperatorFunction<B
   return (source) =>
     new Observable<BatcherOutput>((subscriber) => {
       let state = options.initialState === undefined ? batcher.initialState() : copyState(options.initialState);
-      const wheel = new TimingWheel<BatcherTimer>({ startMs: scheduler.now(), tickMs: options.tickMs ?? 1 });
+      // A queued request's timeout is its id in the wheel (a string it holds anyway), not a timer
+      // object of its own: a million queued requests are a million timers. Its queue is looked up
+      // when it fires.
+      const wheel = new TimingWheel<string | FlushTimer>({ startMs: scheduler.now(), tickMs: options.tickMs ?? 1 });
       const timeoutTimers = new Map<string, TimerId>();
       const flushTimers = new Map<string, TimerId>();
       let wake: { atMs: number; action: Subscription } | undefined;
@@ -59,8 +64,7 @@ export function batchRequests(options: BatchRequestsOptions): OperatorFunction<B
           case 'RequestQueued': {
             const { queued } = event;
             if (!queued.timedOut && Number.isFinite(queued.timeoutAtMs)) {
-              const timer: BatcherTimer = { kind: 'timeout', queue: event.queue, requestId: queued.request.requestId };
-              timeoutTimers.set(queued.request.requestId, wheel.schedule(queued.timeoutAtMs, timer));
+              timeoutTimers.set(queued.request.requestId, wheel.schedule(queued.timeoutAtMs, queued.request.requestId));
             }
             break;
           }
@@ -119,9 +123,15 @@ export function batchRequests(options: BatchRequestsOptions): OperatorFunction<B
         wake = undefined;
         const fired: BatcherTimer[] = [];
         wheel.advanceTo(scheduler.now(), (timer) => {
-          fired.push(timer);
-          if (timer.kind === 'flush') flushTimers.delete(timer.queue);
-          else timeoutTimers.delete(timer.requestId);
+          if (typeof timer !== 'string') {
+            flushTimers.delete(timer.queue);
+            fired.push(timer);
+            return;
+          }
+          timeoutTimers.delete(timer);
+          // A timeout is cancelled when its request leaves the queue, so the request is queued.
+          const queue = Object.values(state.queues).find((q) => q.requests.get(timer) !== undefined);
+          if (queue !== undefined) fired.push({ kind: 'timeout', queue: queue.key, requestId: timer });
         });
         for (const timer of fired) apply({ type: 'TimerFired', timer });
         armWake();

@@ -73,6 +73,13 @@ export interface DispatcherCoreOptions<H> {
    * own (right for callers that hold nothing per request, such as replay).
    */
   shadowOf?: (held: H, copy: InferenceRequest) => H;
+  /**
+   * Appended to every batch id this core forms. The batcher numbers batches from 1 in each core, so
+   * where several cores decide for the same models over time (instances sharing the work, a core
+   * rebuilt after a rebalance) a suffix unique to the core keeps ids, and the reports that name
+   * them, apart. None by default.
+   */
+  batchIdSuffix?: string;
   effects: DispatcherEffects<H>;
 }
 
@@ -83,6 +90,8 @@ export interface DispatcherCore<H> {
   /** Whether a request is held (admitted and not finished). */
   holds(requestId: string): boolean;
   heldOf(requestId: string): H | undefined;
+  /** What is held for every unfinished request (for a caller that lets them all go at once). */
+  heldAll(): H[];
   /**
    * A formed batch not yet finished: when it formed, the version its requests asked for ('' for
    * whatever the worker's current version is: stable traffic), and what is held for its unfinished
@@ -114,7 +123,10 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
   // stable and canary versions serve and rolls the canary back when it falls behind.
   const guard = createRolloutGuard(options.rollout ?? {});
   let guardState = guard.initialState();
-  /** Routed (not shadow) requests not yet finished: the version they went to and their deadline. */
+  /**
+   * Routed (not shadow) requests not yet finished, admitted while their model had a live canary:
+   * the version they went to and their deadline.
+   */
   const routed = new Map<string, { model: string; version: string; deadlineMs: number }>();
 
   function observe(input: RolloutGuardInput): void {
@@ -170,7 +182,7 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
       finish(out.event.requestId);
       return;
     }
-    const formed = out.event;
+    const formed = options.batchIdSuffix ? { ...out.event, batchId: `${out.event.batchId}${options.batchIdSuffix}` } : out.event;
     effects.decided(formed);
     openBatches.set(formed.batchId, { ids: formed.requestIds, formedAtMs: formed.atMs, modelVersion: out.requests[0]?.modelVersion ?? '', open: formed.requestIds.length });
     for (const id of formed.requestIds) batchOfRequest.set(id, formed.batchId);
@@ -293,14 +305,20 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
         batcherIn.next({ type: 'RequestArrived', request, inputRef: ref });
         return;
       }
-      const choice = routeRequest(manifest, requestKey(request), isAborted(guardState, request.model), request.modelVersion);
+      // Most models have neither canary nor shadow: their requests keep the version they ask for
+      // (stable when none), with no routing key to build and hash.
+      const choice = routesPlainly(manifest) ? null : routeRequest(manifest, requestKey(request), isAborted(guardState, request.model), request.modelVersion);
       // Only canary traffic is stamped: stable traffic keeps asking for the current version, so a
       // batch formed just before a hot swap runs on whichever version the worker has.
-      const stamped: InferenceRequest = choice.canary ? { ...request, modelVersion: choice.version } : request;
+      const stamped: InferenceRequest = choice?.canary ? { ...request, modelVersion: choice.version } : request;
       held.set(request.requestId, h);
-      routed.set(request.requestId, { model: request.model, version: choice.version, deadlineMs: request.deadlineMs });
+      // The guard weighs outcomes only while the model has a live canary: only then are they kept.
+      const rollout = guardState.models[request.model];
+      if (choice !== null && rollout !== undefined && rollout.canaryVersion !== '' && !rollout.aborted) {
+        routed.set(request.requestId, { model: request.model, version: choice.version, deadlineMs: request.deadlineMs });
+      }
       batcherIn.next({ type: 'RequestArrived', request: stamped, inputRef: ref });
-      if (choice.shadowVersion !== null) {
+      if (choice !== null && choice.shadowVersion !== null) {
         const copy = shadowCopy(request, choice.shadowVersion);
         if (held.has(copy.requestId)) return;
         held.set(copy.requestId, options.shadowOf ? options.shadowOf(h, copy) : h);
@@ -310,6 +328,7 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
     apply,
     holds: (requestId) => held.has(requestId),
     heldOf: (requestId) => held.get(requestId),
+    heldAll: () => [...held.values()],
     openBatch(batchId) {
       const batch = openBatches.get(batchId);
       if (batch === undefined) return undefined;
@@ -322,4 +341,11 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
     },
     close: () => subscription.unsubscribe(),
   };
+}
+
+/** Whether a manifest sends every request to the version it names, else stable: no canary, no shadow. */
+function routesPlainly(m: ModelManifest): boolean {
+  const canary = m.canaryVersion ?? '';
+  const shadow = m.shadowVersion ?? '';
+  return (canary === '' || canary === m.version) && (shadow === '' || shadow === m.version);
 }
