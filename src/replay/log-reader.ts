@@ -3,10 +3,10 @@
  * the recorded decisions and worker reports of a window. Each read takes the topic's end offsets
  * when it begins and stops there, with a throwaway consumer group that commits nothing.
  */
-import { randomUUID } from 'node:crypto';
-import { describeError, ValidationError } from '../domain/errors.js';
+import { ValidationError } from '../domain/errors.js';
 import type { SchedulerEvent, WorkerReport } from '../domain/events/index.js';
 import type { Kafka } from '../kafka/client.js';
+import { readRanges, type PartitionRange } from '../kafka/partition-ranges.js';
 import { avroCodec, type TopicCodec } from '../kafka/codecs/topic-codec.js';
 import type { RegistryClient } from '../kafka/registry.js';
 import type { Logger } from '../log.js';
@@ -34,60 +34,16 @@ interface RawMessage {
 export async function readTopic(kafka: Kafka, logger: Logger, topic: string, onMessage: (m: RawMessage) => Promise<void> | void, start?: (partition: number) => bigint | undefined): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
-  const ranges = new Map<number, { from: bigint; end: bigint }>();
-  const partitions: number[] = [];
+  const ranges: PartitionRange[] = [];
   try {
     for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
-      partitions.push(partition);
       const from = [BigInt(low), start?.(partition) ?? 0n].reduce((a, b) => (a > b ? a : b));
-      if (from < BigInt(high)) ranges.set(partition, { from, end: BigInt(high) });
+      ranges.push({ topic, partition, from, to: BigInt(high) });
     }
   } finally {
     await admin.disconnect();
   }
-  if (ranges.size === 0) return;
-  const groupId = `gpuflow-replay-${randomUUID().slice(0, 8)}`;
-  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200 });
-  const left = new Set(ranges.keys());
-  let finished!: () => void;
-  let failed!: (error: unknown) => void;
-  const done = new Promise<void>((resolve, reject) => ((finished = resolve), (failed = reject)));
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatch: async ({ batch }) => {
-        const range = ranges.get(batch.partition);
-        if (!range || !left.has(batch.partition)) return;
-        try {
-          for (const m of batch.messages) {
-            const offset = BigInt(m.offset);
-            if (offset < range.from || offset >= range.end || m.value === null) continue;
-            await onMessage({ partition: batch.partition, offset: m.offset, value: m.value });
-          }
-        } catch (error) {
-          failed(error);
-          return;
-        }
-        if (BigInt(batch.lastOffset()) + 1n >= range.end) {
-          left.delete(batch.partition);
-          consumer.pause([{ topic, partitions: [batch.partition] }]);
-          if (left.size === 0) finished();
-        }
-      },
-    });
-    for (const [partition, { from }] of ranges) consumer.seek({ topic, partition, offset: from.toString() });
-    const unread = partitions.filter((p) => !ranges.has(p));
-    if (unread.length > 0) consumer.pause([{ topic, partitions: unread }]);
-    await done;
-  } finally {
-    await consumer.disconnect();
-    const cleanup = kafka.admin();
-    await cleanup.connect();
-    await cleanup.deleteGroups([groupId]).catch((error: unknown) => logger.debug('replay.group_not_deleted', { groupId, error: describeError(error) }));
-    await cleanup.disconnect();
-  }
+  await readRanges(kafka, logger, ranges, (m) => (m.value === null ? undefined : onMessage({ partition: m.partition, offset: m.offset, value: m.value })));
 }
 
 /** The whole journal, in offset order. */

@@ -2,11 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { step } from '../../../src/domain/decider.js';
 import { ValidationError } from '../../../src/domain/errors.js';
-import { isDecision, type SchedulerFact } from '../../../src/processors/scheduling/facts.js';
+import { isDecision } from '../../../src/processors/scheduling/facts.js';
 import { createScheduler } from '../../../src/processors/scheduling/scheduler.js';
 import { restore, snapshot } from '../../../src/processors/scheduling/state.js';
 import type { SchedulerInput } from '../../../src/processors/scheduling/inputs.js';
-import { alert, GiB, heartbeat, ready, telemetry } from './support.js';
+import { alert, decideAll, GiB, heartbeat, ready, telemetry } from './support.js';
 import { command, drive } from './workload.js';
 
 const workloads = fc.array(command, { minLength: 10, maxLength: 160 });
@@ -31,13 +31,7 @@ describe('replay', () => {
       fc.property(workloads, (commands) => {
         const run = drive(commands);
         const scheduler = createScheduler({ config: { maxPlacementMisses: 4 } });
-        let state = scheduler.initialState();
-        const again: SchedulerFact[] = [];
-        for (const [now, input] of run.inputs) {
-          const r = step(scheduler, state, input, now);
-          state = r.state;
-          again.push(...r.events);
-        }
+        const again = decideAll(scheduler, scheduler.initialState(), run.inputs).facts;
         expect(json(again.filter(isDecision))).toBe(json(run.facts.filter(isDecision)));
         expect(json(again)).toBe(json(run.facts));
       }),
@@ -51,21 +45,9 @@ describe('replay', () => {
         const run = drive(commands);
         const scheduler = createScheduler({ config: { maxPlacementMisses: 4 } });
         const at = cut % (run.inputs.length + 1);
-        let state = scheduler.initialState();
-        const before: SchedulerFact[] = [];
-        for (const [now, input] of run.inputs.slice(0, at)) {
-          const r = step(scheduler, state, input, now);
-          state = r.state;
-          before.push(...r.events);
-        }
-        state = restore(json(snapshot(state)));
-        const after: SchedulerFact[] = [];
-        for (const [now, input] of run.inputs.slice(at)) {
-          const r = step(scheduler, state, input, now);
-          state = r.state;
-          after.push(...r.events);
-        }
-        expect(json([...before, ...after])).toBe(json(run.facts));
+        const before = decideAll(scheduler, scheduler.initialState(), run.inputs.slice(0, at));
+        const after = decideAll(scheduler, restore(json(snapshot(before.state))), run.inputs.slice(at)).facts;
+        expect(json([...before.facts, ...after])).toBe(json(run.facts));
       }),
       { numRuns: 100 },
     );
@@ -77,21 +59,10 @@ describe('replay', () => {
         const run = drive(commands);
         const scheduler = createScheduler({ config: { maxPlacementMisses: 4 } });
         const at = cut % (run.inputs.length + 1);
-        let original = scheduler.initialState();
-        const before: SchedulerFact[] = [];
-        for (const [now, input] of run.inputs.slice(0, at)) {
-          const r = step(scheduler, original, input, now);
-          original = r.state;
-          before.push(...r.events);
-        }
+        const before = decideAll(scheduler, scheduler.initialState(), run.inputs.slice(0, at)).facts;
         let state = scheduler.initialState();
         for (const fact of before) state = scheduler.evolve(state, fact);
-        const after: SchedulerFact[] = [];
-        for (const [now, input] of run.inputs.slice(at)) {
-          const r = step(scheduler, state, input, now);
-          state = r.state;
-          after.push(...r.events);
-        }
+        const after = decideAll(scheduler, state, run.inputs.slice(at)).facts;
         expect(json([...before, ...after])).toBe(json(run.facts));
       }),
       { numRuns: 100 },
@@ -108,13 +79,7 @@ describe('replay', () => {
     for (let d = 0; d < 8; d++) inputs.push([2, telemetry(`w${d % 4}-g${d >> 2}`, (2 + ((d * 5) % 8)) * GiB, 3000 + d)]);
     for (let i = 0; i < 1100; i++) inputs.push([3, alert('ghost-gpu', i % 2 === 0 ? 'RAISED' : 'CLEARED')]);
     const scheduler = createScheduler();
-    let live = scheduler.initialState();
-    const facts: SchedulerFact[] = [];
-    for (const [now, input] of inputs) {
-      const r = step(scheduler, live, input, now);
-      live = r.state;
-      facts.push(...r.events);
-    }
+    const { state: live, facts } = decideAll(scheduler, scheduler.initialState(), inputs);
     let folded = scheduler.initialState();
     for (const fact of facts) folded = scheduler.evolve(folded, fact);
     let fresh = restore(json(snapshot(live)));

@@ -93,17 +93,21 @@ export function tick(): SchedulerInput {
   return { type: 'Tick', inputRef: `tick:${ref++}` };
 }
 
-/** A history of inputs at times, run through the decider; its facts are a "given". */
-export function recorded(inputs: Array<[number, SchedulerInput]>, options: SchedulerOptions = {}): SchedulerFact[] {
-  const scheduler = createScheduler(options);
-  let state = scheduler.initialState();
+/** Decides inputs at their times, one after another, from `state`: the state reached and the facts decided. */
+export function decideAll(scheduler: ReturnType<typeof createScheduler>, state: SchedulerState, inputs: ReadonlyArray<[number, SchedulerInput]>): { state: SchedulerState; facts: SchedulerFact[] } {
   const facts: SchedulerFact[] = [];
   for (const [now, input] of inputs) {
     const r = step(scheduler, state, input, now);
     state = r.state;
     facts.push(...r.events);
   }
-  return facts;
+  return { state, facts };
+}
+
+/** A history of inputs at times, run through the decider; its facts are a "given". */
+export function recorded(inputs: Array<[number, SchedulerInput]>, options: SchedulerOptions = {}): SchedulerFact[] {
+  const scheduler = createScheduler(options);
+  return decideAll(scheduler, scheduler.initialState(), inputs).facts;
 }
 
 /**
