@@ -7,6 +7,7 @@ import { ValidationError } from '../domain/errors.js';
 import type { SchedulerEvent, WorkerReport } from '../domain/events/index.js';
 import type { Kafka } from '../kafka/client.js';
 import { readRanges, type PartitionRange } from '../kafka/partition-ranges.js';
+import { TOPICS } from '../kafka/topic-names.js';
 import { avroCodec, type TopicCodec } from '../kafka/codecs/topic-codec.js';
 import type { RegistryClient } from '../kafka/registry.js';
 import type { Logger } from '../log.js';
@@ -14,9 +15,6 @@ import type { RecordedDecision } from './compare.js';
 import type { CoreInput } from './dispatch-core.js';
 import { decodeJournalRecord, JOURNAL_TOPIC } from './journal.js';
 import type { JournalEntry } from './plan.js';
-
-export const DECISIONS_TOPIC = 'scheduler.events';
-export const REPORTS_TOPIC = 'worker.reports';
 
 /** How far before a window the time index is asked to start: message timestamps are the producer's, a little after the decision. */
 const TIMESTAMP_SLACK_MS = 60_000;
@@ -67,25 +65,25 @@ async function offsetsAt(kafka: Kafka, topic: string, ms: number): Promise<Map<n
 
 /** Recorded decisions whose logical time lies within [fromMs, toMs]. */
 export async function readDecisions(kafka: Kafka, registry: RegistryClient, logger: Logger, window: { fromMs: number; toMs: number }): Promise<RecordedDecision[]> {
-  const codec = await avroCodec(registry, DECISIONS_TOPIC, 'scheduler-event');
-  const starts = await offsetsAt(kafka, DECISIONS_TOPIC, window.fromMs);
+  const codec = await avroCodec(registry, TOPICS.decisions, 'scheduler-event');
+  const starts = await offsetsAt(kafka, TOPICS.decisions, window.fromMs);
   const byPartition = new Map<number, RecordedDecision[]>();
-  await readTopic(kafka, logger, DECISIONS_TOPIC, async (m) => {
+  await readTopic(kafka, logger, TOPICS.decisions, async (m) => {
     const event: SchedulerEvent = await codec.decode(m.value);
     if (event.atMs < window.fromMs || event.atMs > window.toMs) return;
     let list = byPartition.get(m.partition);
     if (!list) byPartition.set(m.partition, (list = []));
-    list.push({ position: `${DECISIONS_TOPIC}:${m.partition}:${m.offset}`, event });
+    list.push({ position: `${TOPICS.decisions}:${m.partition}:${m.offset}`, event });
   }, (p) => starts.get(p));
   return [...byPartition.keys()].sort((a, b) => a - b).flatMap((p) => byPartition.get(p)!);
 }
 
 /** Worker reports written within [fromMs, toMs] (by the report's own timestamp). */
 export async function readReports(kafka: Kafka, registry: RegistryClient, logger: Logger, window: { fromMs: number; toMs: number }): Promise<WorkerReport[]> {
-  const codec = await avroCodec(registry, REPORTS_TOPIC, 'worker-report');
-  const starts = await offsetsAt(kafka, REPORTS_TOPIC, window.fromMs);
+  const codec = await avroCodec(registry, TOPICS.reports, 'worker-report');
+  const starts = await offsetsAt(kafka, TOPICS.reports, window.fromMs);
   const reports: WorkerReport[] = [];
-  await readTopic(kafka, logger, REPORTS_TOPIC, async (m) => {
+  await readTopic(kafka, logger, TOPICS.reports, async (m) => {
     const report = await codec.decode(m.value);
     if (report.timestampMs >= window.fromMs && report.timestampMs <= window.toMs) reports.push(report);
   }, (p) => starts.get(p));
@@ -96,12 +94,12 @@ type InputKind = Exclude<CoreInput['kind'], 'tick'>;
 
 /** The topics the dispatcher consumes, what each message is to it, and its schema. */
 const SOURCES: Readonly<Record<string, { kind: InputKind; schema: 'inference-request' | 'model-manifest' | 'heartbeat' | 'gpu-sample' | 'anomaly-alert' | 'worker-report' }>> = {
-  'inference.requests': { kind: 'request', schema: 'inference-request' },
-  'models.manifests': { kind: 'manifest', schema: 'model-manifest' },
-  'gpu.heartbeats': { kind: 'heartbeat', schema: 'heartbeat' },
-  'gpu.telemetry': { kind: 'telemetry', schema: 'gpu-sample' },
-  'gpu.anomalies': { kind: 'anomaly', schema: 'anomaly-alert' },
-  'worker.reports': { kind: 'report', schema: 'worker-report' },
+  [TOPICS.requests]: { kind: 'request', schema: 'inference-request' },
+  [TOPICS.manifests]: { kind: 'manifest', schema: 'model-manifest' },
+  [TOPICS.heartbeats]: { kind: 'heartbeat', schema: 'heartbeat' },
+  [TOPICS.telemetry]: { kind: 'telemetry', schema: 'gpu-sample' },
+  [TOPICS.anomalies]: { kind: 'anomaly', schema: 'anomaly-alert' },
+  [TOPICS.reports]: { kind: 'report', schema: 'worker-report' },
 };
 
 const EMPTY = new Uint8Array(0);

@@ -35,6 +35,7 @@ import { consume, type ConsumerSource, type Delivery } from '../kafka/consumer-s
 import { createDeadLetterSink, type DeadLetterSink } from '../kafka/dead-letters.js';
 import { endOffsets } from '../kafka/offsets.js';
 import { createProducer, type EventProducer, type OutgoingMessage } from '../kafka/producer.js';
+import { TOPICS } from '../kafka/topic-names.js';
 import { createTopicDirectory, resultRouter, TopicListingError, undeliverableResult, type ResultRoute } from '../kafka/topic-directory.js';
 import type { RegistryClient } from '../kafka/registry.js';
 import { createRequestCompactor } from '../processors/batching/compact-request.js';
@@ -94,17 +95,6 @@ export interface DispatcherHandle {
   readonly decisions$: Observable<SchedulerEvent>;
   stop(): Promise<void>;
 }
-
-const TOPICS = {
-  requests: 'inference.requests',
-  heartbeats: 'gpu.heartbeats',
-  telemetry: 'gpu.telemetry',
-  anomalies: 'gpu.anomalies',
-  reports: 'worker.reports',
-  manifests: 'models.manifests',
-  batches: 'inference.batches',
-  decisions: 'scheduler.events',
-} as const;
 
 /** Everything the dispatcher knows about a request until it is finished. */
 interface Held {
@@ -308,7 +298,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     scheduler: options.scheduler ?? {},
     rollout: options.rollout ?? {},
     // A shadow copy answers on the shadow topic: nothing to ack, and no span of its own.
-    shadowOf: (h, copy) => ({ request: copy, tensor: h.tensor, ack: () => undefined, span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT) }),
+    shadowOf: (h, copy) => ({ request: copy, tensor: h.tensor, ack: () => undefined, span: UNTRACED }),
     effects: {
       decided: onDecision,
       rejected: (h, _requestId, reason) => void reject(h.request, reason),

@@ -26,6 +26,7 @@ import { describeError, GpuflowError } from '../domain/errors.js';
 import type { Batch, GpuSample, Heartbeat, InferenceRequest, SchedulerEvent, WorkerReport } from '../domain/events/index.js';
 import type { Delivery } from '../kafka/consumer-source.js';
 import { endOffsetsWith } from '../kafka/offsets.js';
+import { TOPICS } from '../kafka/topic-names.js';
 import { readRanges, type PartitionRange } from '../kafka/partition-ranges.js';
 import type { EventProducer } from '../kafka/producer.js';
 import { latestSnapshots, SNAPSHOTS_TOPIC, writeSnapshot, type PartitionSnapshot } from '../kafka/scheduler-snapshots.js';
@@ -53,8 +54,6 @@ export interface ScaleOutOptions {
   /** How long a finished request is remembered, for redeliveries (longer than any request's deadline). */
   finishedRetentionMs: number;
 }
-
-const SCALE_OUT_TOPICS = { requests: 'inference.requests', reports: 'worker.reports', decisions: 'scheduler.events', batches: 'inference.batches' } as const;
 
 /** How far before the earliest inherited assignment inference.batches is read (producer timestamps follow the decision). */
 const BATCH_SCAN_SLACK_MS = 10_000;
@@ -172,8 +171,8 @@ export function createPartitionOwnership(deps: OwnershipDeps): PartitionOwnershi
     const admin = kafka.admin();
     await admin.connect();
     try {
-      const reports = await endOffsetsWith(admin, SCALE_OUT_TOPICS.reports);
-      const events = await endOffsetsWith(admin, SCALE_OUT_TOPICS.decisions);
+      const reports = await endOffsetsWith(admin, TOPICS.reports);
+      const events = await endOffsetsWith(admin, TOPICS.decisions);
       return { reports, events };
     } finally {
       await admin.disconnect();
@@ -185,14 +184,14 @@ export function createPartitionOwnership(deps: OwnershipDeps): PartitionOwnershi
     const decisions = new Map<number, SchedulerEvent[]>();
     const reports = new Map<number, WorkerReport[]>();
     const ranges = targets.flatMap((h) => [
-      { topic: SCALE_OUT_TOPICS.decisions, partition: h.partition, from: h.eventsOffset, to: BigInt(to.events.get(h.partition) ?? '0') },
-      { topic: SCALE_OUT_TOPICS.reports, partition: h.partition, from: h.reportsOffset, to: BigInt(to.reports.get(h.partition) ?? '0') },
+      { topic: TOPICS.decisions, partition: h.partition, from: h.eventsOffset, to: BigInt(to.events.get(h.partition) ?? '0') },
+      { topic: TOPICS.reports, partition: h.partition, from: h.reportsOffset, to: BigInt(to.reports.get(h.partition) ?? '0') },
     ]);
     // Decoding is asynchronous (the registry's schemas), so messages are decoded in order per partition and folded after.
     await readRanges(kafka, log, ranges, async (m) => {
       if (m.value === null) return;
       try {
-        if (m.topic === SCALE_OUT_TOPICS.decisions) push(decisions, m.partition, await deps.codecs.decisions.decode(m.value));
+        if (m.topic === TOPICS.decisions) push(decisions, m.partition, await deps.codecs.decisions.decode(m.value));
         else push(reports, m.partition, await deps.codecs.reports.decode(m.value));
       } catch (error) {
         log.warn('dispatcher.ledger_message_skipped', { topic: m.topic, partition: m.partition, offset: m.offset, error: describeError(error) });
@@ -219,9 +218,9 @@ export function createPartitionOwnership(deps: OwnershipDeps): PartitionOwnershi
     await admin.connect();
     let ranges: PartitionRange[];
     try {
-      const from = await admin.fetchTopicOffsetsByTimestamp(SCALE_OUT_TOPICS.batches, sinceMs);
-      const to = await endOffsetsWith(admin, SCALE_OUT_TOPICS.batches);
-      ranges = from.map((o) => ({ topic: SCALE_OUT_TOPICS.batches, partition: o.partition, from: BigInt(o.offset), to: BigInt(to.get(o.partition) ?? '0') }));
+      const from = await admin.fetchTopicOffsetsByTimestamp(TOPICS.batches, sinceMs);
+      const to = await endOffsetsWith(admin, TOPICS.batches);
+      ranges = from.map((o) => ({ topic: TOPICS.batches, partition: o.partition, from: BigInt(o.offset), to: BigInt(to.get(o.partition) ?? '0') }));
     } finally {
       await admin.disconnect();
     }
@@ -247,7 +246,7 @@ export function createPartitionOwnership(deps: OwnershipDeps): PartitionOwnershi
     let committed: Map<number, boolean>;
     try {
       snapshots = await latestSnapshots(kafka, admin, log, groupId, partitions);
-      const offsets = await admin.fetchOffsets({ groupId: partitionedGroupOf(groupId), topics: [SCALE_OUT_TOPICS.requests] });
+      const offsets = await admin.fetchOffsets({ groupId: partitionedGroupOf(groupId), topics: [TOPICS.requests] });
       committed = new Map((offsets[0]?.partitions ?? []).map((p) => [p.partition, p.offset !== '-1']));
     } finally {
       await admin.disconnect();

@@ -28,6 +28,7 @@ import { createDeadLetterSink } from '../kafka/dead-letters.js';
 import { endOffsets } from '../kafka/offsets.js';
 import { createProducer, type EventProducer } from '../kafka/producer.js';
 import type { RegistryClient } from '../kafka/registry.js';
+import { TOPICS } from '../kafka/topic-names.js';
 import { createTopicDirectory, resultRouter, undeliverableResult } from '../kafka/topic-directory.js';
 import { contextFromHeaders, contextFromTraceparent, traceHeaders } from '../tracing/kafka-headers.js';
 import { startTracing } from '../tracing/setup.js';
@@ -51,7 +52,6 @@ export interface WorkerHandle {
   stop(): Promise<void>;
 }
 
-const TOPICS = { batches: 'inference.batches', manifests: 'models.manifests', heartbeats: 'gpu.heartbeats', reports: 'worker.reports' } as const;
 
 const tracer = tracerOf('worker');
 

@@ -1,7 +1,7 @@
 /**
  * A binary min-heap of items named by a string id, with each id's position kept so that an
- * item's key can change or the item can leave in O(log n). The scheduler keeps devices by
- * outstanding work and workers by last heartbeat in these heaps instead of scanning them all.
+ * item's key can change or the item can leave in O(log n). The scheduler keeps workers by last
+ * heartbeat in one, instead of scanning them all (devices, far more numerous, are in SlotHeaps).
  * Each id has one node that records its position, so a sift moves nodes and writes positions
  * as plain fields; the id map is read once per operation, not once per level.
  *
