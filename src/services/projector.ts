@@ -16,7 +16,7 @@ import { ConfigError, describeError } from '../domain/errors.js';
 import type { Kafka } from '../kafka/client.js';
 import { avroCodec, codecsByTopic, type TopicCodec } from '../kafka/codecs/topic-codec.js';
 import { consume, type Delivery } from '../kafka/consumer-source.js';
-import { createDeadLetterSink } from '../kafka/dead-letters.js';
+import { createDeadLetterSink, type DeadLetterSink } from '../kafka/dead-letters.js';
 import { createProducer } from '../kafka/producer.js';
 import type { RegistryClient } from '../kafka/registry.js';
 import type { Logger } from '../log.js';
@@ -39,6 +39,8 @@ export interface ProjectorOptions {
   sessionTimeoutMs?: number;
   /** Called after each stored batch with how many events it applied. */
   onApplied?: (applied: number, store: ProjectionStore) => void;
+  /** False for a rebuild: the live projector has already dead-lettered what cannot be read. Default true. */
+  writeDeadLetters?: boolean;
 }
 
 export interface ProjectorHandle {
@@ -77,11 +79,14 @@ export async function startProjector(kafka: Kafka, registry: RegistryClient, red
   const codecs = await codecsFor(registry, topicPrefix);
   const store = await openProjectionStore(redis, options.prefix, PROJECTIONS);
   const producer = await createProducer(kafka);
+  const topics = [...codecs.keys()];
   const source = consume<ProjectedEvent>(kafka, {
     groupId: options.groupId,
-    topics: [...codecs.keys()],
+    topics,
     decode: (bytes, topic, { offset }) => decodeEvent(codecs, bytes, topic, offset),
-    deadLetters: createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter')),
+    deadLetters: options.writeDeadLetters === false
+      ? { send: async (entry) => log.info('projector.skipped_unreadable', { topic: entry.sourceTopic, partition: entry.partition, offset: entry.offset, reason: entry.reason }) }
+      : onlyUnjudged(createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter')), await judgedPositions(kafka, options.groupId, topics, log), log),
     logger: log,
     fromBeginning: true,
     sessionTimeoutMs: options.sessionTimeoutMs,
@@ -136,6 +141,33 @@ export async function startProjector(kafka: Kafka, registry: RegistryClient, red
   };
 }
 
+/**
+ * A dead-letter sink that passes on only messages past the group's commits at start. Below them,
+ * every message was applied or dead-lettered already; Redis's position can lag the commits (a
+ * dead letter stores no position), so a restart reads such messages again.
+ */
+function onlyUnjudged(sink: DeadLetterSink, judged: ReadonlyMap<string, bigint>, log: Logger): DeadLetterSink {
+  return {
+    async send(entry) {
+      if (BigInt(entry.offset) < (judged.get(positionOf(entry.sourceTopic, entry.partition)) ?? 0n)) {
+        log.info('projector.already_dead_lettered', { topic: entry.sourceTopic, partition: entry.partition, offset: entry.offset });
+        return;
+      }
+      await sink.send(entry);
+    },
+  };
+}
+
+/** The group's commits, or none when they cannot be read (then a restart may dead-letter a message twice, as a log line says). */
+async function judgedPositions(kafka: Kafka, groupId: string, topics: readonly string[], log: Logger): Promise<Map<string, bigint>> {
+  try {
+    return await committedPositions(kafka, groupId, topics);
+  } catch (error) {
+    log.warn('projector.commits_unread', { groupId, error: describeError(error) });
+    return new Map();
+  }
+}
+
 export interface ReplayOptions {
   prefix: string;
   topicPrefix?: string;
@@ -184,6 +216,7 @@ export async function replayProjections(kafka: Kafka, registry: RegistryClient, 
     topicPrefix,
     metricsPort: null,
     maxBatch: 2000,
+    writeDeadLetters: false,
     onApplied: (applied, store) => {
       events += applied;
       options.onProgress?.(events, Number(total));
@@ -212,14 +245,20 @@ export async function replayProjections(kafka: Kafka, registry: RegistryClient, 
 /** Whether `groupId` has committed every position of `ends` ('topic:partition' → end offset). */
 async function committedAll(kafka: Kafka, groupId: string, ends: ReadonlyMap<string, bigint>): Promise<boolean> {
   const topics = [...new Set([...ends.keys()].map((position) => position.slice(0, position.lastIndexOf(':'))))];
+  const committed = await committedPositions(kafka, groupId, topics);
+  return [...ends].every(([position, end]) => (committed.get(position) ?? -1n) >= end);
+}
+
+/** `groupId`'s committed offset of each partition of `topics`, by 'topic:partition' (-1 where none). */
+async function committedPositions(kafka: Kafka, groupId: string, topics: readonly string[]): Promise<Map<string, bigint>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const committed = new Map<string, bigint>();
-    for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics })) {
+    for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics: [...topics] })) {
       for (const { partition, offset } of partitions) committed.set(positionOf(topic, partition), BigInt(offset));
     }
-    return [...ends].every(([position, end]) => (committed.get(position) ?? -1n) >= end);
+    return committed;
   } finally {
     await admin.disconnect();
   }

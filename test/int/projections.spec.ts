@@ -7,13 +7,17 @@
 import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { avroCodec } from '../../src/kafka/codecs/topic-codec.js';
+import { dlqTopicOf } from '../../src/kafka/dead-letters.js';
+import { createProducer } from '../../src/kafka/producer.js';
 import { createRegistryClient } from '../../src/kafka/registry.js';
+import { PROJECTED_SOURCES } from '../../src/projections/events.js';
 import { dumpProjections, offsetsKey } from '../../src/projections/redis-sink.js';
-import { startProjector } from '../../src/services/projector.js';
+import { replayProjections, startProjector } from '../../src/services/projector.js';
 import { produceTraffic } from '../helpers/projection-traffic.js';
-import { testConfig, testKafka, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
+import { createTestTopic, testConfig, testKafka, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
 import { children, exited } from '../helpers/processes.js';
-import { traffic } from '../unit/projections/events.js';
+import { result, traffic, wireValue } from '../unit/projections/events.js';
 
 const logger = testLogger();
 const run = uniqueName('it-proj');
@@ -105,5 +109,51 @@ describe('projections on the real stack', () => {
     const [a, b] = [await state(live), await state(killed)];
     expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
     for (const key of Object.keys(a)) expect(b[key], key).toEqual(a[key]);
+  });
+
+  it('a message dead-lettered once is not dead-lettered again by a restarted projector or a rebuild', async () => {
+    // Its own topics: a bad message left as the tail of a partition stores no position in Redis,
+    // so a restart reads it again; only the group's commits say it was handled.
+    const prefix = `${run}-dl.`;
+    const kafka = testKafka();
+    const registry = createRegistryClient(testConfig().schemaRegistryUrl);
+    await produceTraffic(prefix, [result(1, 'OK', 1)]);
+    const topic = prefix + PROJECTED_SOURCES.result.topic;
+    const dlq = dlqTopicOf(topic);
+    await createTestTopic(kafka, dlq, 1);
+    const codec = await avroCodec(registry, topic, PROJECTED_SOURCES.result.schema);
+    const admin = kafka.admin();
+    await admin.connect();
+    const producer = await createProducer(kafka);
+    const endOf = async (t: string, partition: number): Promise<bigint> => BigInt((await admin.fetchTopicOffsets(t)).find((o) => o.partition === partition)!.high);
+    const dlqEntries = async (): Promise<bigint> => (await admin.fetchTopicOffsets(dlq)).reduce((n, o) => n + BigInt(o.high) - BigInt(o.low), 0n);
+    const options = { groupId: `${run}-dl`, prefix: `${run}-dl`, topicPrefix: prefix, metricsPort: null, sessionTimeoutMs: 6_000 };
+    try {
+      await producer.send(topic, [{ key: null, value: Buffer.from('not an event'), partition: 0 }]);
+      const bad = (await endOf(topic, 0)) - 1n;
+      const first = await startProjector(kafka, registry, redis, logger, options);
+      await waitFor('the bad message to be committed as handled', async () => {
+        const [offsets] = await admin.fetchOffsets({ groupId: options.groupId, topics: [topic] });
+        return BigInt(offsets!.partitions.find((p) => p.partition === 0)!.offset) > bad || undefined;
+      }, 60_000);
+      await first.stop();
+      expect(await dlqEntries()).toBe(1n);
+      expect(BigInt((await storedOffsets(options.prefix))[`${topic}:0`] ?? '0')).toBeLessThanOrEqual(bad);
+
+      // A good event after it: once the restarted projector stores its position, it has read the bad one again.
+      const { key, value } = wireValue(result(2, 'OK', 2));
+      await producer.send(topic, [{ key, value: await codec.encode(value as never), partition: 0 }]);
+      const end = await endOf(topic, 0);
+      const second = await startProjector(kafka, registry, redis, logger, options);
+      await waitFor('the restarted projector to pass the bad message', async () => BigInt((await storedOffsets(options.prefix))[`${topic}:0`] ?? '0') >= end || undefined, 60_000);
+      await second.stop();
+      expect(await dlqEntries()).toBe(1n);
+
+      await replayProjections(kafka, registry, redis, logger, { prefix: `${run}-dl-rebuilt`, topicPrefix: prefix });
+      expect(await dlqEntries()).toBe(1n);
+    } finally {
+      await producer.disconnect();
+      await admin.disconnect();
+    }
   });
 });
