@@ -21,6 +21,7 @@ import type {
   InferenceRequest,
   InferenceResult,
   ModelManifest,
+  RolloutAborted,
   SchedulerEvent,
   Tensor,
   WorkerReport,
@@ -332,9 +333,25 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       case 'BatchCompleted':
         stats.batchesDone++;
         break;
+      case 'RolloutAborted':
+        keepRolledBack(event);
+        break;
       default:
         break;
     }
+  }
+
+  /**
+   * A rollback outlives this process: the model's manifest goes back on models.manifests with no
+   * traffic on the canary, so a restarted dispatcher (or another instance) reads it that way.
+   * Publishing the canary again starts a fresh rollout.
+   */
+  function keepRolledBack(event: RolloutAborted): void {
+    const live = manifests.get(event.model);
+    if (!live || live.canaryVersion !== event.canaryVersion || !live.canaryWeightPercent) return;
+    const rolledBack: ModelManifest = { ...live, canaryWeightPercent: 0 };
+    void later('rollback', async () => ({ topic: TOPICS.manifests, messages: [{ key: live.model, value: await codecs.manifests.encode(rolledBack) }] }));
+    log.info('dispatcher.rollback_kept', { model: live.model, canaryVersion: event.canaryVersion });
   }
 
   function sendBatch(batchId: string, workerId: string, workerEpoch: number, deviceUuid: string): void {

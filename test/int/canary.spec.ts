@@ -19,7 +19,7 @@ import { metricFamilies } from '../../src/projections/metrics.js';
 import { fold } from '../../src/projections/projection.js';
 import { shadowDivergenceProjection } from '../../src/projections/shadow-divergence.js';
 import { bootstrap } from '../../src/services/bootstrap.js';
-import { DEMO_MANIFEST, publishManifest } from '../../src/services/manifests.js';
+import { DEMO_MANIFEST, publishManifest, readLiveManifests } from '../../src/services/manifests.js';
 import { testConfig, testKafka, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
 import { children, kill, ready } from '../helpers/processes.js';
 
@@ -139,7 +139,19 @@ describe('canary and shadow traffic on the real stack', () => {
     // requests from being refused as unmeetable.)
     const later = await Promise.all(Array.from({ length: 60 }, (_, i) => infer(client, m.model, `after${i}-${run}`, 120_000)));
     expect(later.map((r) => r.modelVersion)).toEqual(later.map(() => '1'));
-    await Promise.all(up.map((p) => kill(p, 'SIGTERM')));
+    // The rollback is on models.manifests: the live manifest keeps the canary named, with no traffic...
+    const live = await waitFor('the rolled-back manifest', async () => {
+      const mine = (await readLiveManifests(testKafka(), createRegistryClient(testConfig().schemaRegistryUrl), logger)).get(m.model)?.manifest;
+      return mine?.canaryWeightPercent === 0 ? mine : undefined;
+    }, 30_000, 500);
+    expect(live).toMatchObject({ version: '1', canaryVersion: '2' });
+    // ...so a dispatcher started after it routes nothing to the canary either.
+    await kill(up[0]!, 'SIGTERM');
+    const next = dispatcher();
+    await ready(next, 'dispatcher');
+    const afterRestart = await Promise.all(Array.from({ length: 60 }, (_, i) => infer(client, m.model, `restarted${i}-${run}`, 120_000)));
+    expect(afterRestart.map((r) => r.modelVersion)).toEqual(afterRestart.map(() => '1'));
+    await Promise.all([next, ...up.slice(1)].map((p) => kill(p, 'SIGTERM')));
   });
 
   it('runs a shadow version on a copy of each request, never answers a client with it, and measures its divergence', async () => {
