@@ -447,9 +447,10 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       }
     }
     stats.admitted++;
-    journal.input(clock.now(), refOf(d));
+    const ref = refOf(d);
+    journal.input(clock.now(), ref);
     // One object per held request: its row and its ack are made when asked for.
-    core.admit({ ref: refOf(d), request, held: compact.held(request, tensor, d.acks, Number(d.offset), span) });
+    core.admit({ ref, request, held: compact.held(request, tensor, d.acks, Number(d.offset), span) });
     stats.unfinished = core.unfinished;
   }
 
@@ -672,6 +673,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       await encoding;
       await Promise.all(batchesAwaitingLog);
       await Promise.all(unacked);
+      journal.flush();
       await producer.disconnect();
       decisions$.complete();
       await tracing.flush();
