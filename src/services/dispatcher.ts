@@ -439,7 +439,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     const manifest = manifests.get(request.model);
     if (manifest) {
       const rowShape = tensor.shape[0] === 1 ? tensor.shape.slice(1) : tensor.shape;
-      if (tensor.dtype !== manifest.dtype || rowShape.join(',') !== manifest.inputShape.join(',')) {
+      if (tensor.dtype !== manifest.dtype || rowShape.length !== manifest.inputShape.length || rowShape.some((d, i) => d !== manifest.inputShape[i])) {
         const reason = `input ${tensor.dtype}[${tensor.shape.join(', ')}] does not match ${manifest.model}:${manifest.version}, which takes ${manifest.dtype}[${manifest.inputShape.join(', ')}]`;
         endWithError(span, reason);
         refuse(d, request, reason);
