@@ -10,7 +10,8 @@
  * Memory: the dispatcher's resident bytes per queued request with a million queued, and its
  * backpressure (bench/lib/dispatcher-memory.ts): a real dispatcher process admits every request
  * through the real broker and holds it (--memory=N for another count).
- *   npm run bench -- e2e [--quick] [--memory=N]
+ *   npm run bench -- e2e [--quick] [--memory=N] [--no-memory]
+ * (--no-memory leaves the memory row out, for iterating on the others.)
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -204,7 +205,7 @@ export async function run(args: string[]): Promise<BenchRow[]> {
   await dispatcher.stop();
   await producer.disconnect();
   const memoryArg = args.find((a) => a.startsWith('--memory='));
-  const memory = await measureDispatcherMemory(kafka, registry, memoryArg ? Number(memoryArg.slice(9)) : quick ? 20_000 : 1_000_000);
+  const memory = args.includes('--no-memory') ? null : await measureDispatcherMemory(kafka, registry, memoryArg ? Number(memoryArg.slice(9)) : quick ? 20_000 : 1_000_000);
 
   const params = { requests: burst, pacedRate: rate, pacedSeconds: seconds, hops: 'three topics, two processing stages', devices: 'simulated, answering at once', payloadBytes: payload.length };
   return [
@@ -221,7 +222,7 @@ export async function run(args: string[]): Promise<BenchRow[]> {
       baseline: { name: 'every request in time', value: 1 }, higherIsBetter: true,
       params: { rate, seconds, pattern: 'bursty', deadlines: DEFAULT_DEADLINES, devices: 'simulated H100 latency model, 2 workers x 4 slots' }, extra: { perClass: attainment },
     }),
-    row({
+    ...(memory === null ? [] : [row({
       name: 'dispatcher-memory-per-queued-request', unit: 'bytes (resident, tensor payload excluded)', ours: memory.bytesPerQueuedRequest,
       baseline: { name: 'target: 1 KiB per queued request', value: 1024 }, higherIsBetter: false,
       params: {
@@ -229,6 +230,6 @@ export async function run(args: string[]): Promise<BenchRow[]> {
         measured: 'a gpuflow dispatcher process fed through the broker, no worker: resident set once idle with every request queued, less before, less the input bytes',
       },
       extra: { heapBytesPerQueuedRequest: memory.heapBytesPerQueuedRequest, rssBeforeBytes: memory.rssBeforeBytes, rssAfterBytes: memory.rssAfterBytes, backpressure: memory.backpressure },
-    }),
+    })]),
   ];
 }

@@ -14,7 +14,7 @@ import type { Tensor } from '../domain/events/tensor.js';
 import type { Logger } from '../log.js';
 import { createKafka, type Kafka } from '../kafka/client.js';
 import { avroCodec, codecsByTopic, type TopicCodec } from '../kafka/codecs/topic-codec.js';
-import { decodeTensor, encodeTensor } from '../kafka/codecs/tensor-codec.js';
+import { decodeTensor, reusingTensorEncoder } from '../kafka/codecs/tensor-codec.js';
 import { consume, type ConsumerSource } from '../kafka/consumer-source.js';
 import { createDeadLetterSink } from '../kafka/dead-letters.js';
 import { endOffsets } from '../kafka/offsets.js';
@@ -24,6 +24,7 @@ import { contextFromTraceparent, traceHeaders, traceparentOf } from '../tracing/
 import { startTracing } from '../tracing/setup.js';
 import { ATTR, endWithError, SPAN, tracerOf } from '../tracing/spans.js';
 import { loggedDeadLetters, resultsReading } from './results-reading.js';
+import { TimeoutLines, type Timed } from './timeout-lines.js';
 import { RequestCancelledError, RequestFailedError, RequestRejectedError, RequestTimeoutError } from './errors.js';
 
 export interface InferInput {
@@ -62,7 +63,13 @@ export interface GpuflowClient {
   close(): Promise<void>;
 }
 
-interface Pending {
+/** A request waiting for its answer. */
+interface Pending extends Timed {
+  readonly requestId: string;
+  /** Its `infer` span, with tracing on. */
+  readonly span: Span | null;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | null;
   resolve(r: InferOutput): void;
   reject(e: Error): void;
 }
@@ -94,6 +101,32 @@ export async function createClient(config: Config, logger: Logger, options: Clie
   const pending = new Map<string, Pending>();
   const finished = new Set<string>();
   const stats: ClientStats = { sent: 0, completed: 0, duplicates: 0 };
+  const timeouts = new TimeoutLines<Pending>(
+    (w) => pending.get(w.requestId) === w,
+    (w) => {
+      pending.delete(w.requestId);
+      w.signal?.removeEventListener('abort', w.onAbort!);
+      if (w.span) endWithError(w.span, `no answer within ${w.timeoutMs} ms`);
+      w.reject(new RequestTimeoutError(w.requestId, w.timeoutMs));
+    },
+  );
+  /** Answers a waiting request (a result, or the error it ends with) and stops watching it. */
+  function settle(w: Pending, outcome: InferOutput | Error): void {
+    pending.delete(w.requestId);
+    timeouts.settled(w);
+    if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort);
+    if (outcome instanceof Error) {
+      if (w.span) endWithError(w.span, outcome);
+      w.reject(outcome);
+      return;
+    }
+    if (w.span) {
+      w.span.setAttributes({ [ATTR.status]: outcome.status, [ATTR.modelVersion]: outcome.modelVersion, [ATTR.batchId]: outcome.batchId, [ATTR.workerId]: outcome.workerId });
+      w.span.setStatus({ code: SpanStatusCode.OK });
+      w.span.end();
+    }
+    w.resolve(outcome);
+  }
   const results$ = new Subject<InferenceResult>();
   // Only results produced after the client started concern it. A topic the client may not read
   // fails here (or when the group joins, below), and the client gives its connections back.
@@ -126,11 +159,10 @@ export async function createClient(config: Config, logger: Logger, options: Clie
       results$.next(result);
       const waiter = pending.get(result.requestId);
       if (!waiter) return;
-      pending.delete(result.requestId);
       stats.completed++;
-      if (result.status === 'OK') waiter.resolve({ ...result, tensor: decodeTensor(result.output) });
-      else if (result.status === 'REJECTED') waiter.reject(new RequestRejectedError(result.requestId, result.reason));
-      else waiter.reject(new RequestFailedError(result.requestId, result.reason));
+      if (result.status === 'OK') settle(waiter, { ...result, tensor: decodeTensor(result.output) });
+      else if (result.status === 'REJECTED') settle(waiter, new RequestRejectedError(result.requestId, result.reason));
+      else settle(waiter, new RequestFailedError(result.requestId, result.reason));
     },
     error: (error: unknown) => {
       logger.error('client.results_failed', { error });
@@ -144,8 +176,11 @@ export async function createClient(config: Config, logger: Logger, options: Clie
     throw error;
   });
 
-  /** Encodes one request and produces it, with its trace context in the headers. */
-  async function send(requestId: string, now: number, input: InferInput, span: Span, spanContext: Context): Promise<void> {
+  // The request's tensor is encoded straight into the request message: one builder for all.
+  const encodeTensor = reusingTensorEncoder();
+
+  /** Encodes one request and produces it, with its trace context in the headers (with tracing on). */
+  async function send(requestId: string, now: number, input: InferInput, span: Span | null, spanContext: Context | null): Promise<void> {
     const value = await requests.encode({
       requestId,
       model: input.model,
@@ -155,10 +190,10 @@ export async function createClient(config: Config, logger: Logger, options: Clie
       deadlineMs: now + input.deadlineMs,
       submittedAtMs: now,
       replyTo: resultsTopic,
-      traceparent: traceparentOf(span) ?? input.traceparent ?? '',
+      traceparent: (span && traceparentOf(span)) ?? input.traceparent ?? '',
       tensor: encodeTensor(input.tensor),
     });
-    const headers = traceHeaders(spanContext);
+    const headers = spanContext ? traceHeaders(spanContext) : undefined;
     await producer.send('inference.requests', [{ key: input.model, value, ...(headers ? { headers } : {}) }]);
   }
 
@@ -172,44 +207,33 @@ export async function createClient(config: Config, logger: Logger, options: Clie
       if (tenant && input.tenant !== tenant) throw new ValidationError(`request ${requestId} names tenant '${input.tenant}', but this client acts as '${tenant}'`);
       const now = Date.now();
       const timeoutMs = input.timeoutMs ?? input.deadlineMs + 5_000;
-      // One span from the send to the answer; the request carries its context to the dispatcher.
-      const parent = input.traceparent ? contextFromTraceparent(input.traceparent) : otelContext.active();
-      const span = tracer.startSpan(SPAN.infer, {
-        kind: SpanKind.PRODUCER,
-        attributes: {
-          [ATTR.messagingSystem]: 'kafka', [ATTR.destination]: 'inference.requests', [ATTR.operation]: 'send',
-          [ATTR.requestId]: requestId, [ATTR.model]: input.model, [ATTR.tenant]: input.tenant, [ATTR.sloClass]: input.sloClass,
-        },
-      }, parent);
-      const spanContext = trace.setSpan(parent, span);
-      const outcome = new Promise<InferOutput>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(requestId);
-          endWithError(span, `no answer within ${timeoutMs} ms`);
-          reject(new RequestTimeoutError(requestId, timeoutMs));
-        }, timeoutMs);
-        const onAbort = (): void => {
-          pending.delete(requestId);
-          clearTimeout(timer);
-          endWithError(span, 'cancelled');
-          reject(new RequestCancelledError(requestId));
-        };
-        input.signal?.addEventListener('abort', onAbort, { once: true });
-        const settle = (): void => {
-          clearTimeout(timer);
-          input.signal?.removeEventListener('abort', onAbort);
-        };
-        pending.set(requestId, {
-          resolve: (r) => {
-            settle();
-            span.setAttributes({ [ATTR.status]: r.status, [ATTR.modelVersion]: r.modelVersion, [ATTR.batchId]: r.batchId, [ATTR.workerId]: r.workerId });
-            span.setStatus({ code: SpanStatusCode.OK });
-            span.end();
-            resolve(r);
+      // With tracing on, one span from the send to the answer; the request carries its context to
+      // the dispatcher. With it off, the request carries the caller's traceparent, if any.
+      let span: Span | null = null;
+      let spanContext: Context | null = null;
+      if (tracing.enabled) {
+        const parent = input.traceparent ? contextFromTraceparent(input.traceparent) : otelContext.active();
+        span = tracer.startSpan(SPAN.infer, {
+          kind: SpanKind.PRODUCER,
+          attributes: {
+            [ATTR.messagingSystem]: 'kafka', [ATTR.destination]: 'inference.requests', [ATTR.operation]: 'send',
+            [ATTR.requestId]: requestId, [ATTR.model]: input.model, [ATTR.tenant]: input.tenant, [ATTR.sloClass]: input.sloClass,
           },
-          reject: (e) => (settle(), endWithError(span, e), reject(e)),
-        });
+        }, parent);
+        spanContext = trace.setSpan(parent, span);
+      }
+      let waiter!: Pending;
+      const outcome = new Promise<InferOutput>((resolve, reject) => {
+        waiter = { requestId, timeoutMs, dueAt: performance.now() + timeoutMs, span, signal: input.signal, onAbort: null, resolve, reject };
       });
+      pending.set(requestId, waiter);
+      timeouts.add(waiter);
+      if (input.signal) {
+        waiter.onAbort = () => {
+          if (pending.get(requestId) === waiter) settle(waiter, new RequestCancelledError(requestId));
+        };
+        input.signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
       // The answer, a timeout or a cancel may settle `outcome` while the send below is still in
       // flight; marking it handled now keeps that from being an unhandled rejection. The caller
       // still receives it through the returned promise.
@@ -217,16 +241,15 @@ export async function createClient(config: Config, logger: Logger, options: Clie
       try {
         await send(requestId, now, input, span, spanContext);
       } catch (error) {
-        pending.get(requestId)?.reject(error as Error);
-        pending.delete(requestId);
+        if (pending.get(requestId) === waiter) settle(waiter, error as Error);
         throw error;
       }
       stats.sent++;
       return outcome;
     },
     async close() {
-      for (const [id, waiter] of pending) waiter.reject(new RequestCancelledError(id));
-      pending.clear();
+      for (const [id, waiter] of pending) settle(waiter, new RequestCancelledError(id));
+      timeouts.clear();
       subscription.unsubscribe();
       await source.close();
       await producer.disconnect();

@@ -236,57 +236,65 @@ function runConsumer<T>(kafka: Kafka, options: ConsumeOptions<T>, subscriber: Su
       // before it change nothing the new assignment commits.
       const tracker = trackerOf(batch.topic, batch.partition);
       let sinceHeartbeat = 0;
-      for (const message of batch.messages) {
-        if (!isRunning() || isStale() || stopped) return;
-        if (inFlight >= maxInFlight) {
-          paused.add(`${batch.topic}:${batch.partition}`);
-          pause();
-          logger.debug('consumer.paused', { groupId, topic: batch.topic, partition: batch.partition, inFlight });
-          return;
+      // kafkajs's fetch position (not the commit point, which `tracker` keeps) moves past the
+      // messages handled here when the loop leaves, however it leaves: once per fetched batch
+      // rather than once per message.
+      let handled: string | null = null;
+      try {
+        for (const message of batch.messages) {
+          if (!isRunning() || isStale() || stopped) return;
+          if (inFlight >= maxInFlight) {
+            paused.add(`${batch.topic}:${batch.partition}`);
+            pause();
+            logger.debug('consumer.paused', { groupId, topic: batch.topic, partition: batch.partition, inFlight });
+            return;
+          }
+          const offset = Number(message.offset);
+          tracker.emit(offset);
+          let value: T;
+          try {
+            if (!message.value) throw new Error('empty message value');
+            value = await decode(message.value, batch.topic, { partition: batch.partition, offset: message.offset });
+          } catch (error) {
+            await deadLetters.send({
+              sourceTopic: batch.topic,
+              partition: batch.partition,
+              offset: message.offset,
+              reason: describeError(error),
+              errorClass: error instanceof Error ? error.name : 'Error',
+              key: message.key ?? null,
+              value: message.value ?? null,
+              timestampMs: Number(message.timestamp),
+            });
+            logger.warn('consumer.dead_lettered', { topic: batch.topic, partition: batch.partition, offset: message.offset, reason: describeError(error) });
+            tracker.ack(offset);
+            handled = message.offset;
+            continue;
+          }
+          inFlight++;
+          subscriber.next(
+            new KafkaDelivery<T>(
+              batch.topic,
+              batch.partition,
+              message.offset,
+              // A copy: a slice would keep the whole fetch response alive as long as the delivery.
+              message.key ? Buffer.from(message.key) : null,
+              message.headers ?? {},
+              Number(message.timestamp),
+              value,
+              tracker,
+            ),
+          );
+          handled = message.offset;
+          // kafkajs sends a heartbeat only when its interval has passed; asking once per message
+          // costs an await per message for nothing.
+          if (++sinceHeartbeat === 64) {
+            sinceHeartbeat = 0;
+            await heartbeat();
+          }
         }
-        const offset = Number(message.offset);
-        tracker.emit(offset);
-        let value: T;
-        try {
-          if (!message.value) throw new Error('empty message value');
-          value = await decode(message.value, batch.topic, { partition: batch.partition, offset: message.offset });
-        } catch (error) {
-          await deadLetters.send({
-            sourceTopic: batch.topic,
-            partition: batch.partition,
-            offset: message.offset,
-            reason: describeError(error),
-            errorClass: error instanceof Error ? error.name : 'Error',
-            key: message.key ?? null,
-            value: message.value ?? null,
-            timestampMs: Number(message.timestamp),
-          });
-          logger.warn('consumer.dead_lettered', { topic: batch.topic, partition: batch.partition, offset: message.offset, reason: describeError(error) });
-          tracker.ack(offset);
-          resolveOffset(message.offset);
-          continue;
-        }
-        inFlight++;
-        subscriber.next(
-          new KafkaDelivery<T>(
-            batch.topic,
-            batch.partition,
-            message.offset,
-            // A copy: a slice would keep the whole fetch response alive as long as the delivery.
-            message.key ? Buffer.from(message.key) : null,
-            message.headers ?? {},
-            Number(message.timestamp),
-            value,
-            tracker,
-          ),
-        );
-        resolveOffset(message.offset);
-        // kafkajs sends a heartbeat only when its interval has passed; asking once per message
-        // costs an await per message for nothing.
-        if (++sinceHeartbeat === 64) {
-          sinceHeartbeat = 0;
-          await heartbeat();
-        }
+      } finally {
+        if (handled !== null) resolveOffset(handled);
       }
       await heartbeat();
     }

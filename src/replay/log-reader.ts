@@ -13,7 +13,7 @@ import type { RegistryClient } from '../kafka/registry.js';
 import type { Logger } from '../log.js';
 import type { RecordedDecision } from './compare.js';
 import type { CoreInput } from './dispatch-core.js';
-import { decodeJournalRecord, JOURNAL_TOPIC } from './journal.js';
+import { decodeJournalRecords, JOURNAL_TOPIC } from './journal.js';
 import type { JournalEntry } from './plan.js';
 
 /** How far before a window the time index is asked to start: message timestamps are the producer's, a little after the decision. */
@@ -47,7 +47,9 @@ export async function readTopic(kafka: Kafka, logger: Logger, topic: string, onM
 /** The whole journal, in offset order. */
 export async function readJournal(kafka: Kafka, logger: Logger): Promise<JournalEntry[]> {
   const entries: JournalEntry[] = [];
-  await readTopic(kafka, logger, JOURNAL_TOPIC, (m) => void entries.push({ offset: m.offset, record: decodeJournalRecord(m.value) }));
+  await readTopic(kafka, logger, JOURNAL_TOPIC, (m) => {
+    for (const record of decodeJournalRecords(m.value)) entries.push({ offset: m.offset, record });
+  });
   return entries;
 }
 

@@ -456,7 +456,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     const manifest = manifests.get(request.model);
     if (manifest) {
       const rowShape = tensor.shape[0] === 1 ? tensor.shape.slice(1) : tensor.shape;
-      if (tensor.dtype !== manifest.dtype || rowShape.join(',') !== manifest.inputShape.join(',')) {
+      if (tensor.dtype !== manifest.dtype || rowShape.length !== manifest.inputShape.length || rowShape.some((d, i) => d !== manifest.inputShape[i])) {
         const reason = `input ${tensor.dtype}[${tensor.shape.join(', ')}] does not match ${manifest.model}:${manifest.version}, which takes ${manifest.dtype}[${manifest.inputShape.join(', ')}]`;
         endWithError(span, reason);
         refuse(d, request, reason);
@@ -464,9 +464,10 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       }
     }
     stats.admitted++;
-    journal.input(clock.now(), refOf(d));
+    const ref = refOf(d);
+    journal.input(clock.now(), ref);
     // One object per held request: its row and its ack are made when asked for.
-    core.admit({ ref: refOf(d), request, held: compact.held(request, tensor, d.acks, Number(d.offset), span) });
+    core.admit({ ref, request, held: compact.held(request, tensor, d.acks, Number(d.offset), span) });
     stats.unfinished = core.unfinished;
   }
 
@@ -689,6 +690,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       await encoding;
       await Promise.all(batchesAwaitingLog);
       await Promise.all(unacked);
+      journal.flush();
       await producer.disconnect();
       decisions$.complete();
       await tracing.flush();

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { mergeMap, Subscription } from 'rxjs';
 import type { Config } from '../config.js';
-import { describeError, GpuflowError } from '../domain/errors.js';
+import { describeError, GpuflowError, ValidationError } from '../domain/errors.js';
 import type { Batch, Heartbeat, InferenceResult, ModelManifest, WorkerReport } from '../domain/events/index.js';
 import type { DeviceInventory, TelemetrySource } from '../gpu/devices.js';
 import { startSampler } from '../gpu/telemetry-sampler.js';
@@ -21,12 +21,13 @@ import { routedVersions } from '../processors/traffic/route.js';
 import { SHADOW_RESULTS_TOPIC } from '../processors/traffic/shadow-copy.js';
 import type { Logger } from '../log.js';
 import type { Kafka } from '../kafka/client.js';
-import { avroCodec, batchCodec, codecsByTopic } from '../kafka/codecs/topic-codec.js';
-import { encodeTensor } from '../kafka/codecs/tensor-codec.js';
+import { batchAddress } from '../kafka/codecs/batch-codec.js';
+import { avroCodec, batchCodec, codecsByTopic, type TopicCodec } from '../kafka/codecs/topic-codec.js';
+import { rowEncoder } from '../kafka/codecs/tensor-codec.js';
 import { consume, type ConsumerSource, type Delivery } from '../kafka/consumer-source.js';
 import { createDeadLetterSink } from '../kafka/dead-letters.js';
 import { endOffsets } from '../kafka/offsets.js';
-import { createProducer, type EventProducer } from '../kafka/producer.js';
+import { createProducer, type EventProducer, type OutgoingMessage } from '../kafka/producer.js';
 import type { RegistryClient } from '../kafka/registry.js';
 import { TOPICS } from '../kafka/topic-names.js';
 import { createTopicDirectory, resultRouter, undeliverableResult } from '../kafka/topic-directory.js';
@@ -129,8 +130,7 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
     await producer.send(TOPICS.reports, [{ key: r.model, value: await reports.encode(r) }]);
   }
 
-  async function run(d: Delivery<Batch>): Promise<void> {
-    const batch = d.value;
+  async function run(batch: Batch, d: Delivery<unknown>): Promise<void> {
     const receivedAt = Date.now();
     const base = { batchId: batch.batchId, model: batch.model, modelVersion: batch.modelVersion, workerId: options.workerId, workerEpoch: epoch };
     // The batch's run, in the trace of the dispatcher's batch span that the message's headers carry.
@@ -173,7 +173,9 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
       });
       compute.end();
       const rows = batch.members.length;
-      const rowBytes = result.output.data.byteLength / rows;
+      // Each member's answer holds its row of the output; rows share everything but their bytes.
+      const outputs = rowEncoder(result.output);
+      if (outputs.rows !== rows) throw new ValidationError(`batch ${batch.batchId}: the model answered ${outputs.rows} rows for ${rows} members`);
       const doneAt = Date.now();
       // A shadow copy's answer goes to the shadow results topic only, never to a client's topic.
       // While the model has a shadow version, a copy of each client's answer goes there too, so that
@@ -184,35 +186,36 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
         const route = await results.routeOf(m);
         return shadowed ? { ...route, topics: [...route.topics, SHADOW_RESULTS_TOPIC] } : route;
       }));
-      const byTopic = new Map<string, { key: string; value: Buffer; headers?: Record<string, string> }[]>();
+      const codecs = new Map<string, TopicCodec<InferenceResult>>();
+      for (const route of routes) for (const topic of route.topics) if (!codecs.has(topic)) codecs.set(topic, await resultCodec(topic));
+      const byTopic = new Map<string, OutgoingMessage[]>();
       const undelivered: Promise<void>[] = [];
+      const latency = { batchUs: Math.max(0, (receivedAt - batch.formedAtMs) * 1000), transferUs: Math.round(result.timings.transferUs), computeUs: Math.round(result.timings.computeUs) };
       for (const [i, m] of batch.members.entries()) {
         const route = routes[i]!;
-        // Each answer continues its request's trace, linked to this run.
-        const resultSpan = tracer.startSpan(SPAN.result, {
-          kind: SpanKind.PRODUCER,
-          links: [{ context: span.spanContext() }],
-          attributes: {
-            [ATTR.messagingSystem]: 'kafka', [ATTR.destination]: route.topics[0], [ATTR.operation]: 'send', [ATTR.requestId]: m.requestId,
-            [ATTR.batchId]: batch.batchId, [ATTR.workerId]: options.workerId, [ATTR.status]: 'OK',
-          },
-        }, contextFromTraceparent(m.traceparent));
-        resultSpans.push(resultSpan);
-        const headers = traceHeaders(trace.setSpan(runContext, resultSpan));
-        const output = encodeTensor({ dtype: result.output.dtype, shape: [1, ...result.output.shape.slice(1)], data: result.output.data.subarray(i * rowBytes, (i + 1) * rowBytes) });
+        // Each answer continues its request's trace, linked to this run (with tracing on).
+        let headers: Record<string, string> | undefined;
+        if (tracing.enabled) {
+          const resultSpan = tracer.startSpan(SPAN.result, {
+            kind: SpanKind.PRODUCER,
+            links: [{ context: span.spanContext() }],
+            attributes: {
+              [ATTR.messagingSystem]: 'kafka', [ATTR.destination]: route.topics[0], [ATTR.operation]: 'send', [ATTR.requestId]: m.requestId,
+              [ATTR.batchId]: batch.batchId, [ATTR.workerId]: options.workerId, [ATTR.status]: 'OK',
+            },
+          }, contextFromTraceparent(m.traceparent));
+          resultSpans.push(resultSpan);
+          headers = traceHeaders(trace.setSpan(runContext, resultSpan));
+        }
         const answer: InferenceResult = {
           requestId: m.requestId, tenant: m.tenant, model: batch.model, modelVersion: result.modelVersion, sloClass: m.sloClass,
-          status: 'OK', reason: '', batchId: batch.batchId, workerId: options.workerId, workerEpoch: epoch, output,
-          latency: {
-            queueUs: Math.max(0, (batch.formedAtMs - m.submittedAtMs) * 1000),
-            batchUs: Math.max(0, (receivedAt - batch.formedAtMs) * 1000),
-            transferUs: Math.round(result.timings.transferUs),
-            computeUs: Math.round(result.timings.computeUs),
-          },
+          status: 'OK', reason: '', batchId: batch.batchId, workerId: options.workerId, workerEpoch: epoch, output: outputs.row(i),
+          latency: { queueUs: Math.max(0, (batch.formedAtMs - m.submittedAtMs) * 1000), ...latency },
           deadlineMs: m.deadlineMs, completedAtMs: doneAt, simulated: result.simulated,
         };
         for (const topic of route.topics) {
-          const value = await (await resultCodec(topic)).encode(answer);
+          // Encoded at once (the row's buffer is reused for the next member).
+          const value = await codecs.get(topic)!.encode(answer);
           const list = byTopic.get(topic) ?? [];
           list.push({ key: m.tenant, value, ...(headers ? { headers } : {}) });
           byTopic.set(topic, list);
@@ -247,10 +250,15 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
   const codec = batchCodec(TOPICS.batches);
   // A new incarnation only has batches from now on; older ones were for an earlier epoch.
   const start = await endOffsets(kafka, TOPICS.batches);
-  const batchSource: ConsumerSource<Batch> = consume(kafka, {
+  // Every worker reads every batch: those for another worker or incarnation are read no further
+  // than their address (null), and acked.
+  const batchSource: ConsumerSource<Batch | null> = consume(kafka, {
     groupId: `gpuflow-worker-${options.workerId}`,
     topics: [TOPICS.batches],
-    decode: (b) => codec.decode(b),
+    decode: async (b) => {
+      const to = batchAddress(b);
+      return to.workerId === options.workerId && to.workerEpoch === epoch ? codec.decode(b) : null;
+    },
     deadLetters,
     logger: log,
     maxInFlight: options.slots * 4,
@@ -262,14 +270,14 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
       .pipe(
         mergeMap(async (d) => {
           const b = d.value;
-          if (b.workerId === options.workerId && b.workerEpoch === epoch) {
+          if (b !== null) {
             running++;
             try {
               if (stopping) {
                 // Handed back at once rather than left to the liveness timeout.
                 await report({ type: 'BatchRefused', batchId: b.batchId, model: b.model, modelVersion: b.modelVersion, workerId: options.workerId, workerEpoch: epoch, reason: 'worker stopping', retriable: true, timestampMs: Date.now() });
               } else {
-                await run(d);
+                await run(b, d);
               }
             } finally {
               running--;

@@ -34,11 +34,13 @@ const identity = <T>(schema: string): AvroMapping<T> => ({
 /** avsc writes `bytes` only from Buffer; events carry Uint8Array, wrapped here without copying. */
 function withBuffers(value: unknown): unknown {
   if (!value || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(out)) {
-    if (v instanceof Uint8Array && !Buffer.isBuffer(v)) out[k] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  const fields = value as Record<string, unknown>;
+  let out: Record<string, unknown> | null = null;
+  for (const k in fields) {
+    const v = fields[k];
+    if (v instanceof Uint8Array && !Buffer.isBuffer(v)) (out ??= { ...fields })[k] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
   }
-  return out;
+  return out ?? value;
 }
 
 /** avsc decodes records as class instances; events are plain objects. */

@@ -84,3 +84,14 @@ export function decodeBatch(bytes: Uint8Array): Batch {
     };
   });
 }
+
+/**
+ * Which worker incarnation a batch is for, read without decoding its members: every worker reads
+ * every batch, and decodes only its own.
+ */
+export function batchAddress(bytes: Uint8Array): { workerId: string; workerEpoch: number } {
+  return readFlatbuffer('batch', bytes, 'GFBT', (bb) => {
+    const fb = FbBatch.getRootAsBatch(bb);
+    return { workerId: fb.workerId() ?? '', workerEpoch: Number(fb.workerEpoch()) };
+  });
+}

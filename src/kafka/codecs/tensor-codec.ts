@@ -61,8 +61,23 @@ export function createShape(builder: flatbuffers.Builder, shape: readonly number
 }
 
 export function encodeTensor(tensor: Tensor): Uint8Array {
+  return writeTensor(builderFor(tensor.data.byteLength), tensor);
+}
+
+/**
+ * encodeTensor with one builder for every call: each answer is a view that the next call
+ * overwrites, for encoding a tensor into its message at once without a buffer of its own each time.
+ */
+export function reusingTensorEncoder(): (tensor: Tensor) => Uint8Array {
+  const builder = builderFor(0);
+  return (tensor) => {
+    builder.clear();
+    return writeTensor(builder, tensor);
+  };
+}
+
+function writeTensor(builder: flatbuffers.Builder, tensor: Tensor): Uint8Array {
   validateShape(tensor.dtype, tensor.shape, tensor.data.byteLength);
-  const builder = builderFor(tensor.data.byteLength);
   const data = createAlignedBytes(builder, tensor.data, 16);
   const shape = createShape(builder, tensor.shape);
   FbTensor.startTensor(builder);
@@ -71,6 +86,30 @@ export function encodeTensor(tensor: Tensor): Uint8Array {
   FbTensor.addData(builder, data);
   builder.finish(FbTensor.endTensor(builder), 'GFTN');
   return builder.asUint8Array();
+}
+
+/**
+ * Encodes the rows of an [N, ...] tensor as [1, ...] tensors, one at a time, without building
+ * each: rows share dtype and shape, so their encodings differ only in the data bytes. `row(i)`
+ * answers row i's encoding in one buffer that the next call overwrites: encode it into its
+ * message (or copy it) before asking for the next.
+ */
+export function rowEncoder(tensor: Tensor): { rows: number; row(i: number): Uint8Array } {
+  validateShape(tensor.dtype, tensor.shape, tensor.data.byteLength);
+  const rows = tensor.shape[0]!;
+  if (rows === 0) return { rows, row: (i) => { throw new ValidationError(`row ${i} of a tensor with no rows`); } };
+  const rowBytes = tensor.data.byteLength / rows;
+  const first = { dtype: tensor.dtype, shape: [1, ...tensor.shape.slice(1)], data: tensor.data.subarray(0, rowBytes) };
+  const encoded = encodeTensor(first).slice();
+  const at = decodeTensor(encoded).data.byteOffset - encoded.byteOffset;
+  return {
+    rows,
+    row(i) {
+      if (!Number.isInteger(i) || i < 0 || i >= rows) throw new ValidationError(`row ${i} of a tensor with ${rows} rows`);
+      encoded.set(tensor.data.subarray(i * rowBytes, (i + 1) * rowBytes), at);
+      return encoded;
+    },
+  };
 }
 
 /** Reads a shape vector as numbers, refusing lengths the buffer cannot hold. */

@@ -25,11 +25,13 @@ export async function avroCodec<N extends AvroEventName>(registry: RegistryClien
   const id = await registry.register(subjectOf(topic), schema);
   const fullName = `${JSON.parse(schema).namespace}.${JSON.parse(schema).name}`;
   const accepted = new Set<number>([id]);
+  const own = await registry.framedCodec(id);
   return {
     topic,
-    encode: (value) => registry.encode(id, mapping.toAvro(value)),
+    encode: async (value) => own.encode(mapping.toAvro(value)),
     async decode(bytes) {
       const schemaId = registry.schemaIdOf(bytes);
+      if (schemaId === id) return mapping.fromAvro(own.decode(bytes));
       if (!accepted.has(schemaId)) {
         // Another version of the same record (an older producer) is fine; another record is not.
         const found = await registry.schemaName(schemaId);

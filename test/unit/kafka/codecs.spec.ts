@@ -4,10 +4,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DecodeError, ValidationError } from '../../../src/domain/errors.js';
 import { AVRO_EVENTS, readAvroSchema } from '../../../src/kafka/codecs/avro-events.js';
-import { decodeBatch, encodeBatch } from '../../../src/kafka/codecs/batch-codec.js';
+import { batchAddress, decodeBatch, encodeBatch } from '../../../src/kafka/codecs/batch-codec.js';
 import { manifestDefaults } from '../../../src/domain/events/manifest.js';
 import { float32View } from '../../../src/domain/events/tensor.js';
-import { decodeTensor, encodeTensor } from '../../../src/kafka/codecs/tensor-codec.js';
+import { decodeTensor, encodeTensor, reusingTensorEncoder, rowEncoder } from '../../../src/kafka/codecs/tensor-codec.js';
 import { goldenBatch, goldenRequest, goldenSchedulerEvent, goldenTensorData } from '../../helpers/golden-events.js';
 
 const golden = (name: string): Buffer => Buffer.from(readFileSync(`test/fixtures/golden/${name}`, 'utf8').replace(/\s+/g, ''), 'hex');
@@ -87,5 +87,56 @@ describe('FlatBuffers tensor and batch codecs', () => {
   it('refuses a message that is not a batch at all', () => {
     expect(() => decodeBatch(new Uint8Array([1, 2, 3]))).toThrow(DecodeError);
     expect(() => decodeBatch(encodeTensor({ dtype: 'UINT8', shape: [4], data: new Uint8Array(4) }))).toThrow(/identifier/);
+  });
+});
+
+describe('batch address', () => {
+  it('reads the worker and epoch a batch is for, as a full decode does', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.integer({ min: 0, max: 2 ** 52 }), (workerId, workerEpoch) => {
+        const bytes = encodeBatch({ ...goldenBatch, workerId, workerEpoch });
+        const full = decodeBatch(bytes);
+        expect(batchAddress(bytes)).toEqual({ workerId: full.workerId, workerEpoch: full.workerEpoch });
+        expect(batchAddress(bytes)).toEqual({ workerId, workerEpoch });
+      }),
+    );
+  });
+
+  it('refuses what is not a batch', () => {
+    expect(() => batchAddress(new Uint8Array([1, 2, 3]))).toThrow(DecodeError);
+    expect(() => batchAddress(encodeTensor({ dtype: 'UINT8', shape: [4], data: new Uint8Array(4) }))).toThrow(/identifier/);
+  });
+});
+
+describe('tensor encoders for hot paths', () => {
+  const dims = fc.record({ rows: fc.integer({ min: 1, max: 6 }), cols: fc.integer({ min: 0, max: 9 }) });
+
+  it('rowEncoder gives each row the bytes encodeTensor gives it', () => {
+    fc.assert(
+      fc.property(dims, fc.integer(), ({ rows, cols }, seed) => {
+        const data = Uint8Array.from({ length: rows * cols * 4 }, (_, i) => (i * 31 + seed) & 0xff);
+        const outputs = rowEncoder({ dtype: 'FP32', shape: [rows, cols], data });
+        expect(outputs.rows).toBe(rows);
+        for (let i = rows - 1; i >= 0; i--) {
+          const own = encodeTensor({ dtype: 'FP32', shape: [1, cols], data: data.subarray(i * cols * 4, (i + 1) * cols * 4) });
+          expect(Buffer.from(outputs.row(i)).equals(Buffer.from(own))).toBe(true);
+        }
+        expect(() => outputs.row(rows)).toThrow(ValidationError);
+      }),
+    );
+  });
+
+  it('a reusing encoder gives encodeTensor bytes, for tensors of any size in turn', () => {
+    const encode = reusingTensorEncoder();
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 3_000 }), { maxLength: 8 }), (sizes) => {
+        for (const n of sizes) {
+          const tensor = { dtype: 'UINT8' as const, shape: [n], data: Uint8Array.from({ length: n }, (_, i) => i & 0xff) };
+          const bytes = encode(tensor);
+          expect(Buffer.from(bytes).equals(Buffer.from(encodeTensor(tensor)))).toBe(true);
+          expect(decodeTensor(bytes).data.byteOffset % 16).toBe(0);
+        }
+      }),
+    );
   });
 });
