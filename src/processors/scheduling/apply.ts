@@ -37,7 +37,7 @@ export function applyFact(view: SchedulerView, fact: SchedulerFact, config: Sche
     case 'TelemetryObserved': {
       view.samples.set(fact.deviceUuid, { freeBytes: fact.freeBytes, atMs: fact.sampleAtMs });
       const device = view.devices.get(fact.deviceUuid);
-      if (device) view.devices.set(device.uuid, { ...device, freeBytes: fact.freeBytes, telemetryAtMs: fact.sampleAtMs });
+      if (device) view.devices.set(device.uuid, deviceRow(device, fact.freeBytes, fact.sampleAtMs, device.reservedBytes, device.outstandingUs));
       return;
     }
     case 'OomAlertObserved':
@@ -51,7 +51,8 @@ export function applyFact(view: SchedulerView, fact: SchedulerFact, config: Sche
       const batch = view.pending.get(fact.batchId);
       if (!batch) return;
       view.pending.delete(fact.batchId);
-      const deviceUuids = fact.deviceUuid.split(',');
+      // One device (the common case) keeps the fact's own string: a key whose hash is known.
+      const deviceUuids = fact.deviceUuid.includes(',') ? fact.deviceUuid.split(',') : [fact.deviceUuid];
       const predicted = predictUs(estimateFor(config, batch.model, view.estimates.get(batch.model)), batch.members.length);
       const flight: InFlightBatch = {
         batch,
@@ -103,12 +104,14 @@ function observeWorker(view: SchedulerView, fact: WorkerObserved): void {
   const deviceUuids = fact.devices.map((d) => d.uuid).sort();
   const loadedModels = [...fact.loadedModels].sort();
   view.workers.set(worker.workerId, {
-    ...worker,
+    workerId: worker.workerId,
+    epoch: worker.epoch,
     node: fact.node,
     lastSeenMs: fact.atMs,
     deviceUuids: sameList(worker.deviceUuids, deviceUuids) ? worker.deviceUuids : deviceUuids,
     loadedModels: sameList(worker.loadedModels, loadedModels) ? worker.loadedModels : loadedModels,
     slots: fact.slots,
+    batchIds: worker.batchIds,
     topology: fact.topology,
   });
   for (const d of fact.devices) {
@@ -144,17 +147,43 @@ function charge(view: SchedulerView, flight: InFlightBatch, sign: 1 | -1): void 
   for (const uuid of flight.deviceUuids) {
     const device = view.devices.get(uuid);
     if (!device || device.workerId !== flight.workerId) continue;
-    view.devices.set(uuid, {
-      ...device,
-      reservedBytes: device.reservedBytes + sign * flight.reservedBytes,
-      outstandingUs: device.outstandingUs + sign * flight.predictedUs,
-    });
+    view.devices.set(
+      uuid,
+      deviceRow(device, device.freeBytes, device.telemetryAtMs, device.reservedBytes + sign * flight.reservedBytes, device.outstandingUs + sign * flight.predictedUs),
+    );
   }
   const worker = view.workers.get(flight.workerId);
   if (!worker || worker.epoch !== flight.workerEpoch) return;
   const id = flight.batch.batchId;
   const batchIds = sign > 0 ? insertSorted(worker.batchIds, id) : without(worker.batchIds, id);
-  view.workers.set(worker.workerId, { ...worker, batchIds });
+  view.workers.set(worker.workerId, {
+    workerId: worker.workerId,
+    epoch: worker.epoch,
+    node: worker.node,
+    lastSeenMs: worker.lastSeenMs,
+    deviceUuids: worker.deviceUuids,
+    loadedModels: worker.loadedModels,
+    slots: worker.slots,
+    batchIds,
+    topology: worker.topology,
+  });
+}
+
+/**
+ * A device row with new telemetry or charges, built field by field in the row's one layout:
+ * rows are replaced on every charge, and a spread copy costs several times a plain literal.
+ */
+function deviceRow(device: DeviceRecord, freeBytes: number, telemetryAtMs: number | null, reservedBytes: number, outstandingUs: number): DeviceRecord {
+  return {
+    uuid: device.uuid,
+    workerId: device.workerId,
+    index: device.index,
+    memTotalBytes: device.memTotalBytes,
+    freeBytes,
+    telemetryAtMs,
+    reservedBytes,
+    outstandingUs,
+  };
 }
 
 /** A sorted copy of the list with `id` added, built in one pass. */

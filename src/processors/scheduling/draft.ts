@@ -122,9 +122,11 @@ export class Draft implements SchedulerView {
     this.estimates = new OverlayTable(state.estimates);
   }
 
-  searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean): IndexCandidates {
-    if (this.touched.size === 0) return this.state.searchDevices(model, needBytes, skip);
-    let { loaded, any } = this.state.searchDevices(model, needBytes, (uuid) => this.touched.has(uuid) || skip(uuid));
+  searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean, coldUs?: number): IndexCandidates {
+    if (this.touched.size === 0) return this.state.searchDevices(model, needBytes, skip, coldUs);
+    // The touched devices can only lower `loaded`, so where the state's answer leaves `any`
+    // out, no device without the model can win here either.
+    let { loaded, any } = this.state.searchDevices(model, needBytes, (uuid) => this.touched.has(uuid) || skip(uuid), coldUs);
     for (const uuid of this.touched) {
       if (skip(uuid)) continue;
       const entry = deviceEntry(this, uuid);

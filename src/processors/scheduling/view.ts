@@ -54,8 +54,11 @@ export interface SchedulerView {
   readonly fencedEpochs: Table<number>;
   readonly estimates: Table<ServiceEstimate>;
 
-  /** Best devices with at least `needBytes` available, ignoring those `skip` names. */
-  searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean): IndexCandidates;
+  /**
+   * Best devices with at least `needBytes` available, ignoring those `skip` names. With
+   * `coldUs`, `any` may be left out where it cannot beat `loaded` (DeviceIndex.best).
+   */
+  searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean, coldUs?: number): IndexCandidates;
   /** Whether a live worker has the model loaded (busy or not). */
   modelLoaded(model: string): boolean;
   /** Workers last seen before `cutoffMs`, oldest first (ties by id). */

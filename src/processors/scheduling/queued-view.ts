@@ -1,0 +1,76 @@
+import { GpuflowError } from '../../domain/errors.js';
+import { pendingCompare } from './pending-order.js';
+import type { DeviceRecord, DeviceSample, InFlightBatch, QueuedBatch, ServiceEstimate, WorkerRecord } from './records.js';
+import type { SchedulerState } from './state.js';
+import type { IndexCandidates, RequestTable, SchedulerView, Table } from './view.js';
+
+/**
+ * The state plus batches queued in this decision, and nothing else: what a Draft holding only
+ * `BatchQueued` facts reads like, without building one. Most decisions that read after a fact
+ * are a batch arriving and then being placed; queueing it changes the pending queue alone, so
+ * every other read goes straight to the state. Only `Decision` writes here (`add`); a rule
+ * that writes through a view gets a Draft instead.
+ */
+export class QueuedView implements SchedulerView {
+  readonly workers: Table<WorkerRecord>;
+  readonly devices: Table<DeviceRecord>;
+  readonly oomAlerts: Table<true>;
+  readonly samples: Table<DeviceSample>;
+  readonly inFlight: Table<InFlightBatch>;
+  readonly pending: Table<QueuedBatch>;
+  readonly requests: RequestTable;
+  readonly fencedEpochs: Table<number>;
+  readonly estimates: Table<ServiceEstimate>;
+  private readonly queued: QueuedBatch[] = [];
+
+  constructor(private readonly state: SchedulerState) {
+    this.workers = state.workers;
+    this.devices = state.devices;
+    this.oomAlerts = state.oomAlerts;
+    this.samples = state.samples;
+    this.inFlight = state.inFlight;
+    this.requests = state.requests;
+    this.fencedEpochs = state.fencedEpochs;
+    this.estimates = state.estimates;
+    const queued = this.queued;
+    this.pending = {
+      get: (batchId) => {
+        for (const b of queued) if (b.batchId === batchId) return b;
+        return state.pending.get(batchId);
+      },
+      set: readOnly,
+      delete: readOnly,
+    };
+  }
+
+  /** A `BatchQueued` fact's batch joins the queue (an empty one would not, as in applyFact). */
+  add(batch: QueuedBatch): void {
+    if (batch.members.length > 0) this.queued.push(batch);
+  }
+
+  searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean, coldUs?: number): IndexCandidates {
+    return this.state.searchDevices(model, needBytes, skip, coldUs);
+  }
+
+  modelLoaded(model: string): boolean {
+    return this.state.modelLoaded(model);
+  }
+
+  overdueWorkers(cutoffMs: number): readonly WorkerRecord[] {
+    return this.state.overdueWorkers(cutoffMs);
+  }
+
+  pendingByPriority(): readonly QueuedBatch[] {
+    const base = this.state.pendingByPriority();
+    if (this.queued.length === 0) return base;
+    return [...base, ...this.queued].sort(pendingCompare);
+  }
+
+  workerIds(): string[] {
+    return this.state.workerIds();
+  }
+}
+
+function readOnly(): never {
+  throw new GpuflowError('QueuedView is read-only: a decision that writes works on a Draft');
+}
