@@ -32,15 +32,7 @@ export class QueuedView implements SchedulerView {
     this.requests = state.requests;
     this.fencedEpochs = state.fencedEpochs;
     this.estimates = state.estimates;
-    const queued = this.queued;
-    this.pending = {
-      get: (batchId) => {
-        for (const b of queued) if (b.batchId === batchId) return b;
-        return state.pending.get(batchId);
-      },
-      set: readOnly,
-      delete: readOnly,
-    };
+    this.pending = new QueuedTable(state.pending, this.queued);
   }
 
   /** A `BatchQueued` fact's batch joins the queue (an empty one would not, as in applyFact). */
@@ -63,6 +55,7 @@ export class QueuedView implements SchedulerView {
   pendingByPriority(): readonly QueuedBatch[] {
     const base = this.state.pendingByPriority();
     if (this.queued.length === 0) return base;
+    if (base.length === 0 && this.queued.length === 1) return this.queued;
     return [...base, ...this.queued].sort(pendingCompare);
   }
 
@@ -71,6 +64,20 @@ export class QueuedView implements SchedulerView {
   }
 }
 
-function readOnly(): never {
-  throw new GpuflowError('QueuedView is read-only: a decision that writes works on a Draft');
+/** The state's pending table with the batches queued in this decision; read-only. */
+class QueuedTable implements Table<QueuedBatch> {
+  constructor(
+    private readonly base: Table<QueuedBatch>,
+    private readonly queued: readonly QueuedBatch[],
+  ) {}
+  get(batchId: string): QueuedBatch | undefined {
+    for (const b of this.queued) if (b.batchId === batchId) return b;
+    return this.base.get(batchId);
+  }
+  set(): never {
+    throw new GpuflowError('QueuedView is read-only: a decision that writes works on a Draft');
+  }
+  delete(): never {
+    throw new GpuflowError('QueuedView is read-only: a decision that writes works on a Draft');
+  }
 }
