@@ -37,7 +37,7 @@ export function applyFact(view: SchedulerView, fact: SchedulerFact, config: Sche
     case 'TelemetryObserved': {
       view.samples.set(fact.deviceUuid, { freeBytes: fact.freeBytes, atMs: fact.sampleAtMs });
       const device = view.devices.get(fact.deviceUuid);
-      if (device) view.devices.set(device.uuid, deviceRow(device, fact.freeBytes, fact.sampleAtMs, device.reservedBytes, device.outstandingUs));
+      if (device) view.writeDevice(device, fact.freeBytes, fact.sampleAtMs, device.reservedBytes, device.outstandingUs);
       return;
     }
     case 'OomAlertObserved':
@@ -147,66 +147,11 @@ function charge(view: SchedulerView, flight: InFlightBatch, sign: 1 | -1): void 
   for (const uuid of flight.deviceUuids) {
     const device = view.devices.get(uuid);
     if (!device || device.workerId !== flight.workerId) continue;
-    view.devices.set(
-      uuid,
-      deviceRow(device, device.freeBytes, device.telemetryAtMs, device.reservedBytes + sign * flight.reservedBytes, device.outstandingUs + sign * flight.predictedUs),
-    );
+    view.writeDevice(device, device.freeBytes, device.telemetryAtMs, device.reservedBytes + sign * flight.reservedBytes, device.outstandingUs + sign * flight.predictedUs);
   }
   const worker = view.workers.get(flight.workerId);
   if (!worker || worker.epoch !== flight.workerEpoch) return;
-  const id = flight.batch.batchId;
-  const batchIds = sign > 0 ? insertSorted(worker.batchIds, id) : without(worker.batchIds, id);
-  view.workers.set(worker.workerId, {
-    workerId: worker.workerId,
-    epoch: worker.epoch,
-    node: worker.node,
-    lastSeenMs: worker.lastSeenMs,
-    deviceUuids: worker.deviceUuids,
-    loadedModels: worker.loadedModels,
-    slots: worker.slots,
-    batchIds,
-    topology: worker.topology,
-  });
-}
-
-/**
- * A device row with new telemetry or charges, built field by field in the row's one layout:
- * rows are replaced on every charge, and a spread copy costs several times a plain literal.
- */
-function deviceRow(device: DeviceRecord, freeBytes: number, telemetryAtMs: number | null, reservedBytes: number, outstandingUs: number): DeviceRecord {
-  return {
-    uuid: device.uuid,
-    workerId: device.workerId,
-    index: device.index,
-    memTotalBytes: device.memTotalBytes,
-    freeBytes,
-    telemetryAtMs,
-    reservedBytes,
-    outstandingUs,
-  };
-}
-
-/** A sorted copy of the list with `id` added, built in one pass. */
-function insertSorted(list: readonly string[], id: string): string[] {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((list[mid] as string) < id) lo = mid + 1;
-    else hi = mid;
-  }
-  const out = new Array<string>(list.length + 1);
-  for (let i = 0; i < lo; i++) out[i] = list[i] as string;
-  out[lo] = id;
-  for (let i = lo; i < list.length; i++) out[i + 1] = list[i] as string;
-  return out;
-}
-
-/** A copy of the list without `id`. */
-function without(list: readonly string[], id: string): string[] {
-  const out: string[] = [];
-  for (const x of list) if (x !== id) out.push(x);
-  return out;
+  view.writeWorkerBatch(worker, flight.batch.batchId, sign);
 }
 
 /** Takes a batch out of flight: its devices get their room and work back. */

@@ -1,4 +1,5 @@
 import { pendingCompare } from './pending-order.js';
+import { deviceRow, workerWithBatch } from './rows.js';
 import type { BatchMemberRef, DeviceRecord, DeviceSample, InFlightBatch, QueuedBatch, ServiceEstimate, WorkerRecord } from './records.js';
 import type { SchedulerState } from './state.js';
 import { deviceEntry, entryLess, sameEligibility, type IndexCandidates, type RequestTable, type SchedulerView, type Table } from './view.js';
@@ -161,6 +162,14 @@ export class Draft implements SchedulerView {
     const queue = base.filter((b) => !changed.has(b.batchId));
     for (const row of changed.values()) if (row) queue.push(row);
     return queue.sort(pendingCompare);
+  }
+
+  writeDevice(device: DeviceRecord, freeBytes: number, telemetryAtMs: number | null, reservedBytes: number, outstandingUs: number): void {
+    this.devices.set(device.uuid, deviceRow(device, freeBytes, telemetryAtMs, reservedBytes, outstandingUs));
+  }
+
+  writeWorkerBatch(worker: WorkerRecord, batchId: string, sign: 1 | -1): void {
+    this.workers.set(worker.workerId, workerWithBatch(worker, batchId, sign));
   }
 
   workerIds(): string[] {

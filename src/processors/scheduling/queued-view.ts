@@ -62,6 +62,18 @@ export class QueuedView implements SchedulerView {
   workerIds(): string[] {
     return this.state.workerIds();
   }
+
+  writeDevice(): never {
+    throw readOnly();
+  }
+
+  writeWorkerBatch(): never {
+    throw readOnly();
+  }
+}
+
+function readOnly(): GpuflowError {
+  return new GpuflowError('QueuedView is read-only: a decision that writes works on a Draft');
 }
 
 /** The state's pending table with the batches queued in this decision; read-only. */
@@ -75,9 +87,9 @@ class QueuedTable implements Table<QueuedBatch> {
     return this.base.get(batchId);
   }
   set(): never {
-    throw new GpuflowError('QueuedView is read-only: a decision that writes works on a Draft');
+    throw readOnly();
   }
   delete(): never {
-    throw new GpuflowError('QueuedView is read-only: a decision that writes works on a Draft');
+    throw readOnly();
   }
 }

@@ -4,6 +4,7 @@ import { pendingCompare } from './pending-order.js';
 import { HeapDeviceIndex, type DeviceIndex } from './placement.js';
 import type { DeviceRecord, DeviceSample, InFlightBatch, QueuedBatch, ServiceEstimate, WorkerRecord } from './records.js';
 import { RequestIndex } from './request-index.js';
+import { sortedIndex } from './rows.js';
 import { sameEligibility, type DeviceEntry, type IndexCandidates, type SchedulerView, type Table } from './view.js';
 
 /**
@@ -46,9 +47,12 @@ class WatchedTable<V> implements Table<V> {
 
 /**
  * The scheduler's state. `evolve` updates it in place and returns it: at thousands of devices,
- * copying the tables for every fact would cost more than the placement the indexes save. One
- * fold owns a state; `snapshot` gives a copy to keep, `restore` a fresh state from it.
- * `decide` never writes here: it works on a Draft over this state.
+ * copying the tables for every fact would cost more than the placement the indexes save. Rows
+ * are replaced, except that a charge or a telemetry sample changes its device row, and a batch
+ * assigned or finished its worker's batch list, in place (writeDevice, writeWorkerBatch): those
+ * are most of the writes, and copying the row for each was most of their cost. One fold owns a
+ * state; `snapshot` gives a copy to keep, `restore` a fresh state from it. `decide` never
+ * writes here: it works on a QueuedView or a Draft over this state, which copy on write.
  *
  * Nothing here depends on Map iteration order: queries go through indexes with total orders,
  * and snapshots sort, so a restored state decides exactly like the one it was taken from.
@@ -132,6 +136,26 @@ export class SchedulerState implements SchedulerView {
   workerIds(): string[] {
     this.sortedWorkerIds ??= [...this.workers.rows.keys()].sort();
     return this.sortedWorkerIds;
+  }
+
+  writeDevice(device: DeviceRecord, freeBytes: number, telemetryAtMs: number | null, reservedBytes: number, outstandingUs: number): void {
+    device.freeBytes = freeBytes;
+    device.telemetryAtMs = telemetryAtMs;
+    device.reservedBytes = reservedBytes;
+    device.outstandingUs = outstandingUs;
+    this.reindex(device.uuid, device);
+  }
+
+  writeWorkerBatch(worker: WorkerRecord, batchId: string, sign: 1 | -1): void {
+    const list = worker.batchIds;
+    const open = list.length < worker.slots;
+    if (sign > 0) list.splice(sortedIndex(list, batchId), 0, batchId);
+    else {
+      const at = list.indexOf(batchId);
+      if (at >= 0) list.splice(at, 1);
+    }
+    // Only a worker reaching or leaving its slot limit changes its devices' eligibility.
+    if (open !== list.length < worker.slots) for (const uuid of worker.deviceUuids) this.reindex(uuid);
   }
 
   /** `deviceEntry` read straight from the rows, skipping the alert lookup when none is active. */
@@ -230,8 +254,9 @@ function sortedRows<V>(table: WatchedTable<V>): V[] {
 export function snapshot(state: SchedulerState): SchedulerSnapshot {
   return {
     format: 'gpuflow.scheduler/1',
-    workers: sortedRows(state.workers),
-    devices: sortedRows(state.devices),
+    // Worker and device rows change in place as the state evolves: the snapshot keeps copies.
+    workers: sortedRows(state.workers).map((w) => ({ ...w, batchIds: [...w.batchIds] })),
+    devices: sortedRows(state.devices).map((d) => ({ ...d })),
     oomAlerts: [...state.oomAlerts.rows.keys()].sort(),
     samples: [...state.samples.rows.keys()].sort().map((k) => [k, state.samples.rows.get(k) as DeviceSample]),
     inFlight: sortedRows(state.inFlight),
@@ -253,8 +278,9 @@ export function restore(json: SchedulerSnapshot | string, index: DeviceIndex = n
     throw new ValidationError(`not a scheduler snapshot (format ${String((data as { format?: unknown } | null)?.format)})`);
   }
   const state = new SchedulerState(index);
-  for (const w of data.workers) state.workers.set(w.workerId, w);
-  for (const d of data.devices) state.devices.set(d.uuid, d);
+  // Copies of the worker and device rows, which the state will change in place.
+  for (const w of data.workers) state.workers.set(w.workerId, { ...w, batchIds: [...w.batchIds] });
+  for (const d of data.devices) state.devices.set(d.uuid, { ...d });
   for (const uuid of data.oomAlerts) state.oomAlerts.set(uuid, true);
   for (const [uuid, sample] of data.samples) state.samples.set(uuid, sample);
   for (const b of data.inFlight) {
