@@ -1,5 +1,5 @@
 import type { SchedulerConfig } from './config.js';
-import type { SchedulerFact, WorkerObserved } from './facts.js';
+import type { ObservedDevice, SchedulerFact, WorkerObserved } from './facts.js';
 import type { DeviceRecord, InFlightBatch, QueuedBatch, WorkerRecord } from './records.js';
 import { estimateFor, predictUs, refineEstimate } from './service-time.js';
 import type { SchedulerView } from './view.js';
@@ -101,15 +101,14 @@ export function applyFact(view: SchedulerView, fact: SchedulerFact, config: Sche
 function observeWorker(view: SchedulerView, fact: WorkerObserved): void {
   const worker = view.workers.get(fact.workerId);
   if (!worker || worker.epoch !== fact.workerEpoch) return;
-  const deviceUuids = fact.devices.map((d) => d.uuid).sort();
-  const loadedModels = [...fact.loadedModels].sort();
+  // A heartbeat that changes nothing keeps the worker's own (sorted) lists without sorting copies.
   view.workers.set(worker.workerId, {
     workerId: worker.workerId,
     epoch: worker.epoch,
     node: fact.node,
     lastSeenMs: fact.atMs,
-    deviceUuids: sameList(worker.deviceUuids, deviceUuids) ? worker.deviceUuids : deviceUuids,
-    loadedModels: sameList(worker.loadedModels, loadedModels) ? worker.loadedModels : loadedModels,
+    deviceUuids: sameDevices(worker.deviceUuids, fact.devices) ? worker.deviceUuids : sortedOrSame(worker.deviceUuids, fact.devices.map((d) => d.uuid)),
+    loadedModels: sameList(worker.loadedModels, fact.loadedModels) ? worker.loadedModels : sortedOrSame(worker.loadedModels, [...fact.loadedModels]),
     slots: fact.slots,
     batchIds: worker.batchIds,
     topology: fact.topology,
@@ -133,7 +132,21 @@ function observeWorker(view: SchedulerView, fact: WorkerObserved): void {
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameDevices(uuids: readonly string[], devices: readonly ObservedDevice[]): boolean {
+  if (uuids.length !== devices.length) return false;
+  for (let i = 0; i < uuids.length; i++) if (uuids[i] !== (devices[i] as ObservedDevice).uuid) return false;
+  return true;
+}
+
+/** `list` sorted, or `current` itself when that holds the same items. */
+function sortedOrSame(current: string[], list: string[]): string[] {
+  list.sort();
+  return sameList(current, list) ? current : list;
 }
 
 function putPending(view: SchedulerView, batch: QueuedBatch): void {
