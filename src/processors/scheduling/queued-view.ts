@@ -8,8 +8,9 @@ import type { IndexCandidates, RequestTable, SchedulerView, Table } from './view
  * The state plus batches queued in this decision, and nothing else: what a Draft holding only
  * `BatchQueued` facts reads like, without building one. Most decisions that read after a fact
  * are a batch arriving and then being placed; queueing it changes the pending queue alone, so
- * every other read goes straight to the state. Only `Decision` writes here (`add`); a rule
- * that writes through a view gets a Draft instead.
+ * every other read goes straight to the state. Rules only read views (facts change tables only
+ * through applyFact, which Decision runs on a Draft), and the tables here other than `pending`
+ * are the state's own: nothing may write through them. Only `Decision` adds here (`add`).
  */
 export class QueuedView implements SchedulerView {
   readonly workers: Table<WorkerRecord>;
