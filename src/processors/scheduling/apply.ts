@@ -1,5 +1,5 @@
 import type { SchedulerConfig } from './config.js';
-import type { SchedulerFact, WorkerObserved } from './facts.js';
+import type { ObservedDevice, SchedulerFact, WorkerObserved } from './facts.js';
 import type { DeviceRecord, InFlightBatch, QueuedBatch, WorkerRecord } from './records.js';
 import { estimateFor, predictUs, refineEstimate } from './service-time.js';
 import type { SchedulerView } from './view.js';
@@ -37,7 +37,7 @@ export function applyFact(view: SchedulerView, fact: SchedulerFact, config: Sche
     case 'TelemetryObserved': {
       view.samples.set(fact.deviceUuid, { freeBytes: fact.freeBytes, atMs: fact.sampleAtMs });
       const device = view.devices.get(fact.deviceUuid);
-      if (device) view.devices.set(device.uuid, { ...device, freeBytes: fact.freeBytes, telemetryAtMs: fact.sampleAtMs });
+      if (device) view.writeDevice(device, fact.freeBytes, fact.sampleAtMs, device.reservedBytes, device.outstandingUs);
       return;
     }
     case 'OomAlertObserved':
@@ -51,7 +51,8 @@ export function applyFact(view: SchedulerView, fact: SchedulerFact, config: Sche
       const batch = view.pending.get(fact.batchId);
       if (!batch) return;
       view.pending.delete(fact.batchId);
-      const deviceUuids = fact.deviceUuid.split(',');
+      // One device (the common case) keeps the fact's own string: a key whose hash is known.
+      const deviceUuids = fact.deviceUuid.includes(',') ? fact.deviceUuid.split(',') : [fact.deviceUuid];
       const predicted = predictUs(estimateFor(config, batch.model, view.estimates.get(batch.model)), batch.members.length);
       const flight: InFlightBatch = {
         batch,
@@ -100,15 +101,16 @@ export function applyFact(view: SchedulerView, fact: SchedulerFact, config: Sche
 function observeWorker(view: SchedulerView, fact: WorkerObserved): void {
   const worker = view.workers.get(fact.workerId);
   if (!worker || worker.epoch !== fact.workerEpoch) return;
-  const deviceUuids = fact.devices.map((d) => d.uuid).sort();
-  const loadedModels = [...fact.loadedModels].sort();
+  // A heartbeat that changes nothing keeps the worker's own (sorted) lists without sorting copies.
   view.workers.set(worker.workerId, {
-    ...worker,
+    workerId: worker.workerId,
+    epoch: worker.epoch,
     node: fact.node,
     lastSeenMs: fact.atMs,
-    deviceUuids: sameList(worker.deviceUuids, deviceUuids) ? worker.deviceUuids : deviceUuids,
-    loadedModels: sameList(worker.loadedModels, loadedModels) ? worker.loadedModels : loadedModels,
+    deviceUuids: sameDevices(worker.deviceUuids, fact.devices) ? worker.deviceUuids : sortedOrSame(worker.deviceUuids, fact.devices.map((d) => d.uuid)),
+    loadedModels: sameList(worker.loadedModels, fact.loadedModels) ? worker.loadedModels : sortedOrSame(worker.loadedModels, [...fact.loadedModels]),
     slots: fact.slots,
+    batchIds: worker.batchIds,
     topology: fact.topology,
   });
   for (const d of fact.devices) {
@@ -130,7 +132,21 @@ function observeWorker(view: SchedulerView, fact: WorkerObserved): void {
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameDevices(uuids: readonly string[], devices: readonly ObservedDevice[]): boolean {
+  if (uuids.length !== devices.length) return false;
+  for (let i = 0; i < uuids.length; i++) if (uuids[i] !== (devices[i] as ObservedDevice).uuid) return false;
+  return true;
+}
+
+/** `list` sorted, or `current` itself when that holds the same items. */
+function sortedOrSame(current: string[], list: string[]): string[] {
+  list.sort();
+  return sameList(current, list) ? current : list;
 }
 
 function putPending(view: SchedulerView, batch: QueuedBatch): void {
@@ -144,40 +160,11 @@ function charge(view: SchedulerView, flight: InFlightBatch, sign: 1 | -1): void 
   for (const uuid of flight.deviceUuids) {
     const device = view.devices.get(uuid);
     if (!device || device.workerId !== flight.workerId) continue;
-    view.devices.set(uuid, {
-      ...device,
-      reservedBytes: device.reservedBytes + sign * flight.reservedBytes,
-      outstandingUs: device.outstandingUs + sign * flight.predictedUs,
-    });
+    view.writeDevice(device, device.freeBytes, device.telemetryAtMs, device.reservedBytes + sign * flight.reservedBytes, device.outstandingUs + sign * flight.predictedUs);
   }
   const worker = view.workers.get(flight.workerId);
   if (!worker || worker.epoch !== flight.workerEpoch) return;
-  const id = flight.batch.batchId;
-  const batchIds = sign > 0 ? insertSorted(worker.batchIds, id) : without(worker.batchIds, id);
-  view.workers.set(worker.workerId, { ...worker, batchIds });
-}
-
-/** A sorted copy of the list with `id` added, built in one pass. */
-function insertSorted(list: readonly string[], id: string): string[] {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if ((list[mid] as string) < id) lo = mid + 1;
-    else hi = mid;
-  }
-  const out = new Array<string>(list.length + 1);
-  for (let i = 0; i < lo; i++) out[i] = list[i] as string;
-  out[lo] = id;
-  for (let i = lo; i < list.length; i++) out[i + 1] = list[i] as string;
-  return out;
-}
-
-/** A copy of the list without `id`. */
-function without(list: readonly string[], id: string): string[] {
-  const out: string[] = [];
-  for (const x of list) if (x !== id) out.push(x);
-  return out;
+  view.writeWorkerBatch(worker, flight.batch.batchId, sign);
 }
 
 /** Takes a batch out of flight: its devices get their room and work back. */

@@ -1,4 +1,5 @@
 import { pendingCompare } from './pending-order.js';
+import { deviceRow, workerWithBatch } from './rows.js';
 import type { BatchMemberRef, DeviceRecord, DeviceSample, InFlightBatch, QueuedBatch, ServiceEstimate, WorkerRecord } from './records.js';
 import type { SchedulerState } from './state.js';
 import { deviceEntry, entryLess, sameEligibility, type IndexCandidates, type RequestTable, type SchedulerView, type Table } from './view.js';
@@ -122,9 +123,11 @@ export class Draft implements SchedulerView {
     this.estimates = new OverlayTable(state.estimates);
   }
 
-  searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean): IndexCandidates {
-    if (this.touched.size === 0) return this.state.searchDevices(model, needBytes, skip);
-    let { loaded, any } = this.state.searchDevices(model, needBytes, (uuid) => this.touched.has(uuid) || skip(uuid));
+  searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean, coldUs?: number): IndexCandidates {
+    if (this.touched.size === 0) return this.state.searchDevices(model, needBytes, skip, coldUs);
+    // The touched devices can only lower `loaded`, so where the state's answer leaves `any`
+    // out, no device without the model can win here either.
+    let { loaded, any } = this.state.searchDevices(model, needBytes, (uuid) => this.touched.has(uuid) || skip(uuid), coldUs);
     for (const uuid of this.touched) {
       if (skip(uuid)) continue;
       const entry = deviceEntry(this, uuid);
@@ -159,6 +162,14 @@ export class Draft implements SchedulerView {
     const queue = base.filter((b) => !changed.has(b.batchId));
     for (const row of changed.values()) if (row) queue.push(row);
     return queue.sort(pendingCompare);
+  }
+
+  writeDevice(device: DeviceRecord, freeBytes: number, telemetryAtMs: number | null, reservedBytes: number, outstandingUs: number): void {
+    this.devices.set(device.uuid, deviceRow(device, freeBytes, telemetryAtMs, reservedBytes, outstandingUs));
+  }
+
+  writeWorkerBatch(worker: WorkerRecord, batchId: string, sign: 1 | -1): void {
+    this.workers.set(worker.workerId, workerWithBatch(worker, batchId, sign));
   }
 
   workerIds(): string[] {

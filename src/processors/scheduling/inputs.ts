@@ -45,7 +45,12 @@ export interface ReadyBatch {
   memoryPerSampleBytes: number;
   /** GPUs one replica spans; 1 when omitted. */
   gpusPerReplica?: number;
-  /** The batch's size is members.length. */
+  /**
+   * The batch's size is members.length. The scheduler keeps these objects (and the list, when
+   * all are admitted) as its own rows and in its facts, without copying them per batch: they
+   * must hold only BatchMemberRef's fields and never change afterwards, as the dispatcher's
+   * and a replayed journal's do.
+   */
   members: BatchMemberRef[];
 }
 

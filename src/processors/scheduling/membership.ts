@@ -27,14 +27,14 @@ export function evict(d: Decision, worker: WorkerRecord, reason: string): void {
     if (!flight) continue;
     d.emit({
       type: 'BatchRequeued',
-      ...d.context(),
+      atMs: d.now, inputs: d.inputs,
       batchId,
       model: flight.batch.model,
       requestIds: flight.batch.members.map((m) => m.requestId),
       reason: `worker ${worker.workerId} epoch ${worker.epoch} evicted: ${reason}`,
     });
   }
-  d.emit({ type: 'WorkerEvicted', ...d.context(), workerId: worker.workerId, workerEpoch: worker.epoch, reason });
+  d.emit({ type: 'WorkerEvicted', atMs: d.now, inputs: d.inputs, workerId: worker.workerId, workerEpoch: worker.epoch, reason });
 }
 
 /** Join, refresh, or replace a worker incarnation; stale incarnations are ignored. */
@@ -52,7 +52,7 @@ export function onHeartbeat(d: Decision, heartbeat: Heartbeat, topology: readonl
   if (!current || epoch > current.epoch) {
     d.emit({
       type: 'WorkerJoined',
-      ...d.context(),
+      atMs: d.now, inputs: d.inputs,
       workerId,
       workerEpoch: epoch,
       deviceUuids: heartbeat.devices.map((dev) => dev.uuid).sort(),
@@ -60,7 +60,7 @@ export function onHeartbeat(d: Decision, heartbeat: Heartbeat, topology: readonl
   }
   d.emit({
     type: 'WorkerObserved',
-    ...d.context(),
+    atMs: d.now, inputs: d.inputs,
     workerId,
     workerEpoch: epoch,
     node: heartbeat.node,

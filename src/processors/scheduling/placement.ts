@@ -10,7 +10,12 @@ import { deviceEntry, entryLess, type DeviceEntry, type IndexCandidates, type Sc
  */
 export interface DeviceIndex {
   update(uuid: string, entry: DeviceEntry | null): void;
-  best(model: string, needBytes: number, skip: (uuid: string) => boolean): IndexCandidates;
+  /**
+   * With `coldUs`, `any` may be left out when `loaded` was found with less outstanding work
+   * than a cold load: no device without the model can then cost less, and none with it is
+   * better than `loaded`.
+   */
+  best(model: string, needBytes: number, skip: (uuid: string) => boolean, coldUs?: number): IndexCandidates;
 }
 
 /**
@@ -25,6 +30,13 @@ export interface DeviceIndex {
  * first without (cheap when few have room; the least-work one among them wins). Whichever walk
  * ends first answers, so a query costs O(m log m) with m the shorter walk, and a full cluster
  * is answered from the top of the room heap at once instead of by a scan.
+ *
+ * The two cluster-wide heaps catch up lazily: a device whose work or room changed is only
+ * marked, and the heaps move the marked devices when a query walks them. A query that finds a
+ * warm device with less work than a cold load does not need them at all (see `best`), so on a
+ * cluster where most models are loaded somewhere they are walked, and moved, rarely. They
+ * order by their own copy of the keys, so a device changed but not yet moved never breaks
+ * their order; the per-model heaps read the current work and move at once.
  */
 export class HeapDeviceIndex implements DeviceIndex {
   private readonly slotOf = new Map<string, number>();
@@ -43,14 +55,20 @@ export class HeapDeviceIndex implements DeviceIndex {
    */
   private readonly work: SlotKeys = { value: new Float64Array(16), rank: new Float64Array(16) };
   private readonly room: SlotKeys = { value: new Float64Array(16), rank: this.work.rank };
+  /** The work and room the cluster-wide heaps last ordered each slot by. */
+  private readonly heapWork: SlotKeys = { value: new Float64Array(16), rank: this.work.rank };
+  private readonly heapRoom: SlotKeys = { value: new Float64Array(16), rank: this.work.rank };
+  /** Slots whose work or room moved since the cluster-wide heaps last saw them (flag and list). */
+  private marked = new Uint8Array(16);
+  private readonly markedList: number[] = [];
   /** Slots in uuid order. */
   private readonly byUuid: number[] = [];
   /** Slots whose device is eligible (in the heaps); the others are parked. */
   private active = 0;
   /** Least outstanding work first, then uuid. */
-  private readonly byWork = new SlotHeap(this.work);
+  private readonly byWork = new SlotHeap(this.heapWork);
   /** Most available bytes first, then uuid. */
-  private readonly byRoom = new SlotHeap(this.room, true);
+  private readonly byRoom = new SlotHeap(this.heapRoom, true);
   private readonly byModel = new Map<string, SlotHeap>();
 
   update(uuid: string, entry: DeviceEntry | null): void {
@@ -69,8 +87,15 @@ export class HeapDeviceIndex implements DeviceIndex {
     this.entries[slot] = entry;
     work[slot] = entry.outstandingUs;
     room[slot] = entry.availableBytes;
-    if (workMoved) this.byWork.upsert(slot);
-    if (roomMoved) this.byRoom.upsert(slot);
+    if (fresh) {
+      this.heapWork.value[slot] = entry.outstandingUs;
+      this.heapRoom.value[slot] = entry.availableBytes;
+      this.byWork.upsert(slot);
+      this.byRoom.upsert(slot);
+    } else if ((workMoved || roomMoved) && this.marked[slot] === 0) {
+      this.marked[slot] = 1;
+      this.markedList.push(slot);
+    }
     const before = this.models[slot]!;
     if (before !== entry.loadedModels) {
       for (const model of before) if (!entry.loadedModels.includes(model)) this.leave(model, slot);
@@ -83,7 +108,7 @@ export class HeapDeviceIndex implements DeviceIndex {
     }
   }
 
-  best(model: string, needBytes: number, skip: (uuid: string) => boolean): IndexCandidates {
+  best(model: string, needBytes: number, skip: (uuid: string) => boolean, coldUs?: number): IndexCandidates {
     let loaded: DeviceEntry | undefined;
     const heap = this.byModel.get(model);
     if (heap) {
@@ -96,14 +121,38 @@ export class HeapDeviceIndex implements DeviceIndex {
         }
       }
     }
+    if (loaded !== undefined && coldUs !== undefined && loaded.outstandingUs < coldUs) return { loaded, any: undefined };
+    this.catchUp();
     const any = this.bestAny(needBytes, skip);
     return { loaded, any: any < 0 ? undefined : (this.entries[any] ?? undefined) };
+  }
+
+  /** Moves the marked slots in the cluster-wide heaps. */
+  private catchUp(): void {
+    const { marked, markedList } = this;
+    const work = this.work.value;
+    const room = this.room.value;
+    const heapWork = this.heapWork.value;
+    const heapRoom = this.heapRoom.value;
+    for (const slot of markedList) {
+      marked[slot] = 0;
+      if (this.entries[slot] === null) continue;
+      if (heapWork[slot] !== work[slot]) {
+        heapWork[slot] = work[slot]!;
+        this.byWork.upsert(slot);
+      }
+      if (heapRoom[slot] !== room[slot]) {
+        heapRoom[slot] = room[slot]!;
+        this.byRoom.upsert(slot);
+      }
+    }
+    markedList.length = 0;
   }
 
   /** The least-work device with room, by the two walks in step; -1 when none has room. */
   private bestAny(needBytes: number, skip: (uuid: string) => boolean): number {
     const { byWork, byRoom, uuids } = this;
-    const room = this.room.value;
+    const room = this.heapRoom.value;
     byRoom.walk();
     let top = byRoom.next();
     while (top >= 0 && skip(uuids[top]!)) top = byRoom.next();
@@ -132,7 +181,12 @@ export class HeapDeviceIndex implements DeviceIndex {
         const length = Math.max(slot + 1, this.work.value.length * 2);
         this.work.value = grown(this.work.value, length);
         this.room.value = grown(this.room.value, length);
-        this.work.rank = this.room.rank = grown(this.work.rank, length);
+        this.heapWork.value = grown(this.heapWork.value, length);
+        this.heapRoom.value = grown(this.heapRoom.value, length);
+        this.work.rank = this.room.rank = this.heapWork.rank = this.heapRoom.rank = grown(this.work.rank, length);
+        const marked = new Uint8Array(length);
+        marked.set(this.marked);
+        this.marked = marked;
       }
     } else {
       this.uuids[slot] = uuid;
@@ -237,8 +291,10 @@ export function choosePlacement(view: SchedulerView, batch: QueuedBatch, config:
   return batch.gpusPerReplica > 1 ? placeGroup(view, batch, coldUs) : placeSingle(view, batch, coldUs);
 }
 
+const noSkip = (): boolean => false;
+
 function placeSingle(view: SchedulerView, batch: QueuedBatch, coldUs: number): Placement | null {
-  const { loaded, any } = view.searchDevices(batch.model, batchNeedBytes(batch), () => false);
+  const { loaded, any } = view.searchDevices(batch.model, batchNeedBytes(batch), noSkip, coldUs);
   let best: DeviceEntry | undefined = loaded;
   let bestCost = loaded ? loaded.outstandingUs : Infinity;
   if (any) {

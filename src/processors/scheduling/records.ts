@@ -1,8 +1,11 @@
 import type { WorkerTopology } from './topology.js';
 
 /**
- * The rows of the scheduler's state. Each is replaced, never changed in place, so that a
- * decision can be worked out on an overlay of the state without touching the state itself.
+ * The rows of the scheduler's state. A decision works on an overlay that replaces rows and
+ * never changes the state's, so it leaves the state untouched; `evolve` replaces rows too,
+ * except device rows and workers' batch lists, which the state changes in place
+ * (SchedulerState.writeDevice, writeWorkerBatch). Rows that go into facts (batches) are
+ * never changed in place.
  */
 
 /** One request of a batch, as much as scheduling needs. */

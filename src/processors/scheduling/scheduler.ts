@@ -7,7 +7,7 @@ import type { SchedulerFact } from './facts.js';
 import type { BatchCompletedReceived, BatchFailedReceived, ReadyBatch, SchedulerInput } from './inputs.js';
 import { evictOverdue, onHeartbeat, staleResultReason } from './membership.js';
 import { batchNeedBytes, choosePlacement, HeapDeviceIndex, type DeviceIndex } from './placement.js';
-import type { QueuedBatch } from './records.js';
+import type { BatchMemberRef, QueuedBatch } from './records.js';
 import { SchedulerState } from './state.js';
 
 export interface SchedulerOptions {
@@ -55,7 +55,7 @@ function apply(d: Decision, input: SchedulerInput): void {
       const { sample } = input;
       const known = d.view.samples.get(sample.deviceUuid);
       if (known && known.freeBytes === sample.memFreeBytes) return;
-      d.emit({ type: 'TelemetryObserved', ...d.context(), deviceUuid: sample.deviceUuid, freeBytes: sample.memFreeBytes, sampleAtMs: sample.timestampMs });
+      d.emit({ type: 'TelemetryObserved', atMs: d.now, inputs: d.inputs, deviceUuid: sample.deviceUuid, freeBytes: sample.memFreeBytes, sampleAtMs: sample.timestampMs });
       return;
     }
     case 'AnomalyReceived': {
@@ -63,7 +63,7 @@ function apply(d: Decision, input: SchedulerInput): void {
       if (alert.kind !== 'OOM_RISK') return;
       const active = alert.state === 'RAISED';
       if (active === (d.view.oomAlerts.get(alert.deviceUuid) === true)) return;
-      d.emit({ type: 'OomAlertObserved', ...d.context(), deviceUuid: alert.deviceUuid, active });
+      d.emit({ type: 'OomAlertObserved', atMs: d.now, inputs: d.inputs, deviceUuid: alert.deviceUuid, active });
       return;
     }
     case 'BatchReady':
@@ -84,23 +84,29 @@ function apply(d: Decision, input: SchedulerInput): void {
 /** Admission of a formed batch: members whose deadline no placement can meet are rejected now. */
 function onBatchReady(d: Decision, ready: ReadyBatch): void {
   if (d.view.pending.get(ready.batchId) || d.view.inFlight.get(ready.batchId)) return;
+  const earliest = earliestCompletionMs(d.view, d.config, ready.model, ready.members.length, d.now);
+  // The members are kept as given (ReadyBatch says why); a rejection makes a new list.
+  let admitted: BatchMemberRef[] = ready.members;
+  for (let i = 0; i < ready.members.length; i++) {
+    const m = ready.members[i] as BatchMemberRef;
+    const reason = deadlineMiss(m, earliest, d.now);
+    if (reason) {
+      if (admitted === ready.members) admitted = ready.members.slice(0, i);
+      d.emit({ type: 'RequestRejected', atMs: d.now, inputs: d.inputs, requestId: m.requestId, model: ready.model, tenant: m.tenant, reason });
+    } else if (admitted !== ready.members) admitted.push(m);
+  }
+  if (admitted.length === 0) return;
   const batch: QueuedBatch = {
     batchId: ready.batchId,
     model: ready.model,
     modelVersion: ready.modelVersion,
     memoryPerSampleBytes: ready.memoryPerSampleBytes,
     gpusPerReplica: Math.max(1, ready.gpusPerReplica ?? 1),
-    members: ready.members.map((m) => ({ requestId: m.requestId, tenant: m.tenant, sloClass: m.sloClass, deadlineMs: m.deadlineMs })),
+    members: admitted,
     attempts: 0,
     queuedAtMs: d.now,
   };
-  const earliest = earliestCompletionMs(d.view, d.config, batch.model, batch.members.length, d.now);
-  const admitted = batch.members.filter((m) => {
-    const reason = deadlineMiss(m, earliest, d.now);
-    if (reason) d.emit({ type: 'RequestRejected', ...d.context(), requestId: m.requestId, model: batch.model, tenant: m.tenant, reason });
-    return reason === null;
-  });
-  if (admitted.length > 0) d.emit({ type: 'BatchQueued', ...d.context(), batch: { ...batch, members: admitted } });
+  d.emit({ type: 'BatchQueued', atMs: d.now, inputs: d.inputs, batch });
 }
 
 /** Rejects the members of a pending batch that can no longer meet their deadline. */
@@ -108,7 +114,7 @@ function rejectLate(d: Decision, batch: QueuedBatch): QueuedBatch | undefined {
   const earliest = earliestCompletionMs(d.view, d.config, batch.model, batch.members.length, d.now);
   for (const m of batch.members) {
     const reason = deadlineMiss(m, earliest, d.now);
-    if (reason) d.emit({ type: 'RequestRejected', ...d.context(), requestId: m.requestId, model: batch.model, tenant: m.tenant, reason });
+    if (reason) d.emit({ type: 'RequestRejected', atMs: d.now, inputs: d.inputs, requestId: m.requestId, model: batch.model, tenant: m.tenant, reason });
   }
   return d.view.pending.get(batch.batchId);
 }
@@ -116,13 +122,13 @@ function rejectLate(d: Decision, batch: QueuedBatch): QueuedBatch | undefined {
 function onCompleted(d: Decision, input: BatchCompletedReceived): void {
   const stale = staleResultReason(d, input.batchId, input.workerId, input.workerEpoch);
   if (stale) {
-    d.emit({ type: 'ResultDiscarded', ...d.context(), batchId: input.batchId, workerId: input.workerId, workerEpoch: input.workerEpoch, outcome: 'COMPLETED', reason: stale });
+    d.emit({ type: 'ResultDiscarded', atMs: d.now, inputs: d.inputs, batchId: input.batchId, workerId: input.workerId, workerEpoch: input.workerEpoch, outcome: 'COMPLETED', reason: stale });
     return;
   }
   const flight = d.view.inFlight.get(input.batchId);
   d.emit({
     type: 'BatchCompleted',
-    ...d.context(),
+    atMs: d.now, inputs: d.inputs,
     batchId: input.batchId,
     model: flight?.batch.model ?? '',
     workerId: input.workerId,
@@ -136,7 +142,7 @@ function onFailed(d: Decision, input: BatchFailedReceived): void {
   const stale = staleResultReason(d, input.batchId, input.workerId, input.workerEpoch);
   const flight = d.view.inFlight.get(input.batchId);
   if (stale || !flight) {
-    d.emit({ type: 'ResultDiscarded', ...d.context(), batchId: input.batchId, workerId: input.workerId, workerEpoch: input.workerEpoch, outcome: 'FAILED', reason: stale ?? 'not in flight' });
+    d.emit({ type: 'ResultDiscarded', atMs: d.now, inputs: d.inputs, batchId: input.batchId, workerId: input.workerId, workerEpoch: input.workerEpoch, outcome: 'FAILED', reason: stale ?? 'not in flight' });
     return;
   }
   const attempt = flight.batch.attempts + 1;
@@ -144,7 +150,7 @@ function onFailed(d: Decision, input: BatchFailedReceived): void {
     for (const m of flight.batch.members) {
       d.emit({
         type: 'RequestRejected',
-        ...d.context(),
+        atMs: d.now, inputs: d.inputs,
         requestId: m.requestId,
         model: flight.batch.model,
         tenant: m.tenant,
@@ -155,7 +161,7 @@ function onFailed(d: Decision, input: BatchFailedReceived): void {
   }
   d.emit({
     type: 'BatchRequeued',
-    ...d.context(),
+    atMs: d.now, inputs: d.inputs,
     batchId: input.batchId,
     model: flight.batch.model,
     requestIds: flight.batch.members.map((m) => m.requestId),
@@ -181,7 +187,7 @@ function placePending(d: Decision): void {
     }
     d.emit({
       type: 'BatchAssigned',
-      ...d.context(),
+      atMs: d.now, inputs: d.inputs,
       batchId: batch.batchId,
       model: batch.model,
       workerId: placement.workerId,

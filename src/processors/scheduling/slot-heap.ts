@@ -21,7 +21,7 @@ export interface SlotKeys {
 export class SlotHeap {
   private heap: Int32Array = new Int32Array(16);
   /** Position + 1 of each slot in `heap`; 0 when the slot is not in the heap. */
-  private at: Int32Array = new Int32Array(16);
+  private at: Int32Array;
   private count = 0;
   /** Positions still to visit in the current ascending walk, as a min-heap. */
   private frontier: Int32Array = new Int32Array(16);
@@ -30,7 +30,10 @@ export class SlotHeap {
   constructor(
     private readonly keys: SlotKeys,
     private readonly descending = false,
-  ) {}
+  ) {
+    // Sized for the slots the keys already cover, so a heap made late does not grow step by step.
+    this.at = new Int32Array(Math.max(16, keys.value.length));
+  }
 
   /** Whether slot `a` comes before slot `b`. */
   less(a: number, b: number): boolean {

@@ -4,18 +4,19 @@ import { pendingCompare } from './pending-order.js';
 import { HeapDeviceIndex, type DeviceIndex } from './placement.js';
 import type { DeviceRecord, DeviceSample, InFlightBatch, QueuedBatch, ServiceEstimate, WorkerRecord } from './records.js';
 import { RequestIndex } from './request-index.js';
-import { deviceEntry, sameEligibility, type IndexCandidates, type SchedulerView, type Table } from './view.js';
+import { sortedIndex } from './rows.js';
+import { sameEligibility, type DeviceEntry, type IndexCandidates, type SchedulerView, type Table } from './view.js';
 
 /**
  * A Map-backed table that tells its owner of every change: with the rows before and after
- * (`changed`), or with the key alone (`touched`), which spares looking up the row a write
- * replaces. A table nobody watches writes straight through.
+ * (`changed`), or with the key and the row written (`touched`, undefined for a delete), which
+ * spares looking up the row a write replaces. A table nobody watches writes straight through.
  */
 class WatchedTable<V> implements Table<V> {
   readonly rows = new Map<string, V>();
   private readonly changed: ((key: string, before: V | undefined, after: V | undefined) => void) | null;
-  private readonly touched: ((key: string) => void) | null;
-  constructor(watch: { changed?: (key: string, before: V | undefined, after: V | undefined) => void; touched?: (key: string) => void } = {}) {
+  private readonly touched: ((key: string, after: V | undefined) => void) | null;
+  constructor(watch: { changed?: (key: string, before: V | undefined, after: V | undefined) => void; touched?: (key: string, after: V | undefined) => void } = {}) {
     this.changed = watch.changed ?? null;
     this.touched = watch.touched ?? null;
   }
@@ -30,7 +31,7 @@ class WatchedTable<V> implements Table<V> {
       return;
     }
     this.rows.set(key, value);
-    if (this.touched !== null) this.touched(key);
+    if (this.touched !== null) this.touched(key, value);
   }
   delete(key: string): void {
     if (this.changed !== null) {
@@ -40,15 +41,18 @@ class WatchedTable<V> implements Table<V> {
       this.changed(key, before, undefined);
       return;
     }
-    if (this.rows.delete(key) && this.touched !== null) this.touched(key);
+    if (this.rows.delete(key) && this.touched !== null) this.touched(key, undefined);
   }
 }
 
 /**
  * The scheduler's state. `evolve` updates it in place and returns it: at thousands of devices,
- * copying the tables for every fact would cost more than the placement the indexes save. One
- * fold owns a state; `snapshot` gives a copy to keep, `restore` a fresh state from it.
- * `decide` never writes here: it works on a Draft over this state.
+ * copying the tables for every fact would cost more than the placement the indexes save. Rows
+ * are replaced, except that a charge or a telemetry sample changes its device row, and a batch
+ * assigned or finished its worker's batch list, in place (writeDevice, writeWorkerBatch): those
+ * are most of the writes, and copying the row for each was most of their cost. One fold owns a
+ * state; `snapshot` gives a copy to keep, `restore` a fresh state from it. `decide` never
+ * writes here: it works on a QueuedView or a Draft over this state, which copy on write.
  *
  * Nothing here depends on Map iteration order: queries go through indexes with total orders,
  * and snapshots sort, so a restored state decides exactly like the one it was taken from.
@@ -77,26 +81,30 @@ export class SchedulerState implements SchedulerView {
    * and the few repeats between two queries cost the index a comparison each.
    */
   private readonly stale: string[] = [];
+  /**
+   * The device row a stale entry's write left (undefined: look it up). The last entry of a
+   * device is always current: a later write adds a later entry.
+   */
+  private readonly staleRows: Array<DeviceRecord | undefined> = [];
   private staleCount = 0;
   private staleLimit = 1024;
   private sortedWorkerIds: string[] | null = null;
   private readonly modelWorkers = new Map<string, Set<string>>();
 
   constructor(readonly index: DeviceIndex = new HeapDeviceIndex()) {
-    const touched = (uuid: string): void => this.reindex(uuid);
     this.workers = new WatchedTable<WorkerRecord>({ changed: (id, before, after) => this.workerChanged(id, before, after) });
-    this.devices = new WatchedTable<DeviceRecord>({ touched });
-    this.oomAlerts = new WatchedTable<true>({ touched });
+    this.devices = new WatchedTable<DeviceRecord>({ touched: (uuid, row) => this.reindex(uuid, row) });
+    this.oomAlerts = new WatchedTable<true>({ touched: (uuid) => this.reindex(uuid) });
     this.pending = new WatchedTable<QueuedBatch>({ changed: (_, before, after) => this.queueChanged(before, after) });
   }
 
-  searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean): IndexCandidates {
+  searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean, coldUs?: number): IndexCandidates {
     for (let i = 0; i < this.staleCount; i++) {
       const uuid = this.stale[i] as string;
-      this.index.update(uuid, deviceEntry(this, uuid));
+      this.index.update(uuid, this.entryOf(uuid, this.staleRows[i]));
     }
     this.staleCount = 0;
-    return this.index.best(model, needBytes, skip);
+    return this.index.best(model, needBytes, skip, coldUs);
   }
 
   modelLoaded(model: string): boolean {
@@ -130,15 +138,56 @@ export class SchedulerState implements SchedulerView {
     return this.sortedWorkerIds;
   }
 
-  private reindex(uuid: string): void {
+  writeDevice(device: DeviceRecord, freeBytes: number, telemetryAtMs: number | null, reservedBytes: number, outstandingUs: number): void {
+    device.freeBytes = freeBytes;
+    device.telemetryAtMs = telemetryAtMs;
+    device.reservedBytes = reservedBytes;
+    device.outstandingUs = outstandingUs;
+    this.reindex(device.uuid, device);
+  }
+
+  writeWorkerBatch(worker: WorkerRecord, batchId: string, sign: 1 | -1): void {
+    const list = worker.batchIds;
+    const open = list.length < worker.slots;
+    if (sign > 0) list.splice(sortedIndex(list, batchId), 0, batchId);
+    else {
+      const at = list.indexOf(batchId);
+      if (at >= 0) list.splice(at, 1);
+    }
+    // Only a worker reaching or leaving its slot limit changes its devices' eligibility.
+    if (open !== list.length < worker.slots) for (const uuid of worker.deviceUuids) this.reindex(uuid);
+  }
+
+  /** `deviceEntry` read straight from the rows, skipping the alert lookup when none is active. */
+  private entryOf(uuid: string, row: DeviceRecord | undefined): DeviceEntry | null {
+    const device = row ?? this.devices.rows.get(uuid);
+    if (device === undefined) return null;
+    const worker = this.workers.rows.get(device.workerId);
+    if (worker === undefined || worker.batchIds.length >= worker.slots) return null;
+    if (this.oomAlerts.rows.size > 0 && this.oomAlerts.rows.has(uuid)) return null;
+    return {
+      uuid,
+      workerId: worker.workerId,
+      outstandingUs: device.outstandingUs,
+      availableBytes: device.freeBytes - device.reservedBytes,
+      loadedModels: worker.loadedModels,
+    };
+  }
+
+  private reindex(uuid: string, row?: DeviceRecord): void {
+    this.staleRows[this.staleCount] = row;
     this.stale[this.staleCount++] = uuid;
     // Facts folded with no query between (a replay): keep each device once, so the list stays
     // bounded by the devices rather than the facts (amortised O(1) per fact).
     if (this.staleCount >= this.staleLimit) {
       const once = new Set(this.stale.slice(0, this.staleCount));
       this.staleCount = 0;
-      for (const uuid of once) this.stale[this.staleCount++] = uuid;
+      for (const uuid of once) {
+        this.staleRows[this.staleCount] = undefined;
+        this.stale[this.staleCount++] = uuid;
+      }
       this.stale.length = this.staleCount;
+      this.staleRows.length = this.staleCount;
       this.staleLimit = 2 * (this.staleCount + this.devices.rows.size) + 1024;
     }
   }
@@ -205,8 +254,9 @@ function sortedRows<V>(table: WatchedTable<V>): V[] {
 export function snapshot(state: SchedulerState): SchedulerSnapshot {
   return {
     format: 'gpuflow.scheduler/1',
-    workers: sortedRows(state.workers),
-    devices: sortedRows(state.devices),
+    // Worker and device rows change in place as the state evolves: the snapshot keeps copies.
+    workers: sortedRows(state.workers).map((w) => ({ ...w, batchIds: [...w.batchIds] })),
+    devices: sortedRows(state.devices).map((d) => ({ ...d })),
     oomAlerts: [...state.oomAlerts.rows.keys()].sort(),
     samples: [...state.samples.rows.keys()].sort().map((k) => [k, state.samples.rows.get(k) as DeviceSample]),
     inFlight: sortedRows(state.inFlight),
@@ -228,8 +278,9 @@ export function restore(json: SchedulerSnapshot | string, index: DeviceIndex = n
     throw new ValidationError(`not a scheduler snapshot (format ${String((data as { format?: unknown } | null)?.format)})`);
   }
   const state = new SchedulerState(index);
-  for (const w of data.workers) state.workers.set(w.workerId, w);
-  for (const d of data.devices) state.devices.set(d.uuid, d);
+  // Copies of the worker and device rows, which the state will change in place.
+  for (const w of data.workers) state.workers.set(w.workerId, { ...w, batchIds: [...w.batchIds] });
+  for (const d of data.devices) state.devices.set(d.uuid, { ...d });
   for (const uuid of data.oomAlerts) state.oomAlerts.set(uuid, true);
   for (const [uuid, sample] of data.samples) state.samples.set(uuid, sample);
   for (const b of data.inFlight) {

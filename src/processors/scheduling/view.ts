@@ -54,8 +54,11 @@ export interface SchedulerView {
   readonly fencedEpochs: Table<number>;
   readonly estimates: Table<ServiceEstimate>;
 
-  /** Best devices with at least `needBytes` available, ignoring those `skip` names. */
-  searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean): IndexCandidates;
+  /**
+   * Best devices with at least `needBytes` available, ignoring those `skip` names. With
+   * `coldUs`, `any` may be left out where it cannot beat `loaded` (DeviceIndex.best).
+   */
+  searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean, coldUs?: number): IndexCandidates;
   /** Whether a live worker has the model loaded (busy or not). */
   modelLoaded(model: string): boolean;
   /** Workers last seen before `cutoffMs`, oldest first (ties by id). */
@@ -64,6 +67,14 @@ export interface SchedulerView {
   pendingByPriority(): readonly QueuedBatch[];
   /** Live worker ids, sorted. */
   workerIds(): string[];
+
+  /**
+   * Sets a device row's telemetry and charges: the state changes its own row in place (no row
+   * is copied per charge), a draft writes a new row over the state's.
+   */
+  writeDevice(device: DeviceRecord, freeBytes: number, telemetryAtMs: number | null, reservedBytes: number, outstandingUs: number): void;
+  /** Adds (+1) or removes (-1) a batch in a worker's sorted batch list, in place or not as above. */
+  writeWorkerBatch(worker: WorkerRecord, batchId: string, sign: 1 | -1): void;
 }
 
 /**

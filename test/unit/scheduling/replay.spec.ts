@@ -106,6 +106,27 @@ describe('replay', () => {
     );
   });
 
+  it('a snapshot, and a state restored from a snapshot object, stay apart from the states that go on', () => {
+    fc.assert(
+      fc.property(workloads, fc.nat(), (commands, cut) => {
+        const run = drive(commands);
+        const scheduler = createScheduler({ config: { maxPlacementMisses: 4 } });
+        const at = cut % (run.inputs.length + 1);
+        const before = decideAll(scheduler, scheduler.initialState(), run.inputs.slice(0, at));
+        const kept = snapshot(before.state);
+        const text = json(kept);
+        // The original goes on (its device rows and batch lists change in place) ...
+        decideAll(scheduler, before.state, run.inputs.slice(at));
+        expect(json(kept)).toBe(text);
+        // ... and so does a state restored from the kept object itself.
+        const after = decideAll(scheduler, restore(kept), run.inputs.slice(at)).facts;
+        expect(json(kept)).toBe(text);
+        expect(json([...before.facts, ...after])).toBe(json(run.facts));
+      }),
+      { numRuns: 50 },
+    );
+  });
+
   it('decide leaves the state as it found it', () => {
     fc.assert(
       fc.property(workloads, (commands) => {
