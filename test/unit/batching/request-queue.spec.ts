@@ -87,6 +87,6 @@ describe('request queue', () => {
     expect(queue.size).toBe(10);
     expect(queue.oldestArrivalMs).toBe(99_990);
     // Compaction keeps the arrival log within a small multiple of what is queued.
-    expect((queue as unknown as { arrivals: unknown[] }).arrivals.length).toBeLessThan(3_000);
+    expect((queue as unknown as { arrivalSlots: Int32Array }).arrivalSlots.length).toBeLessThan(3_000);
   });
 });
