@@ -10,6 +10,7 @@
  * clients drop the duplicate result by request id.
  */
 import { randomUUID } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
 import { INVALID_SPAN_CONTEXT, isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Span } from '@opentelemetry/api';
 import { EMPTY as NOTHING, from, interval, map, merge, Subject, Subscription, switchMap, type Observable } from 'rxjs';
 import { ConfigError, describeError, GpuflowError } from '../domain/errors.js';
@@ -100,7 +101,8 @@ export interface DispatcherHandle {
 /** Everything the dispatcher knows about a request until it is finished. */
 interface Held {
   request: InferenceRequest;
-  tensor: Tensor;
+  /** The request's input row. */
+  row: Tensor;
   /** The delivery's ack alone: holding the delivery would hold its raw message too. */
   ack: () => void;
   /** The request's `dispatch` span: open until the request is batched or rejected. */
@@ -120,6 +122,23 @@ type Input =
 const UNTRACED = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 const refOf = (d: Delivery<unknown>): string => `${d.topic}:${d.partition}:${d.offset}`;
+
+/**
+ * Held requests live long, and admission's garbage is promoted beside them (a fetched batch outlives
+ * several young-generation collections), then stays until the old generation reaches V8's own
+ * limit: 1.5 to 4 times what the last full collection kept, and the pages stay resident. While a
+ * backlog of `fromHeld` requests or more is held, the old generation may grow only
+ * `growthPercent` past what is live: more full collections, a resident set close to the live
+ * data. Under half the backlog, V8's own policy (0) returns. The setting is the process's.
+ */
+const BACKLOG_HEAP = { fromHeld: 50_000, growthPercent: 20 };
+let backlogHeap = false;
+
+function heapFor(held: number): void {
+  if (backlogHeap ? held >= BACKLOG_HEAP.fromHeld / 2 : held < BACKLOG_HEAP.fromHeld) return;
+  backlogHeap = !backlogHeap;
+  setFlagsFromString(`--heap-growing-percent=${backlogHeap ? BACKLOG_HEAP.growthPercent : 0}`);
+}
 
 const tracer = tracerOf('dispatcher');
 
@@ -220,6 +239,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
   /** Done with a request (answered by a worker, or rejected): ack it, a rejection once its answer is on the broker. */
   function finished(h: Held): void {
     stats.unfinished = core.unfinished;
+    heapFor(stats.unfinished);
     if (h.span.isRecording()) h.span.end();
     const answered = answering.get(h.request.requestId);
     answering.delete(h.request.requestId);
@@ -299,7 +319,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     scheduler: options.scheduler ?? {},
     rollout: options.rollout ?? {},
     // A shadow copy answers on the shadow topic: nothing to ack, and no span of its own.
-    shadowOf: (h, copy) => ({ request: copy, tensor: h.tensor, ack: () => undefined, span: UNTRACED }),
+    shadowOf: (h, copy) => ({ request: copy, row: h.row, ack: () => undefined, span: UNTRACED }),
     effects: {
       decided: onDecision,
       rejected: (h, _requestId, reason) => void reject(h.request, reason),
@@ -362,15 +382,15 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       return;
     }
     const first = members[0]!;
-    const rowBytes = first.tensor.data.byteLength;
+    const rowBytes = first.row.data.byteLength;
     // One contiguous [N, ...] buffer: the only copy of the inputs between client and GPU.
     const data = new Uint8Array(rowBytes * members.length);
-    members.forEach((h, i) => data.set(h.tensor.data, i * rowBytes));
+    members.forEach((h, i) => data.set(h.row.data, i * rowBytes));
     // Each member carries its dispatch span on to the worker, which answers it as that span's child.
     const batchMembersOut: BatchMember[] = members.map(({ request: r, span }) => ({
       requestId: r.requestId, tenant: r.tenant, sloClass: r.sloClass, deadlineMs: r.deadlineMs, submittedAtMs: r.submittedAtMs, replyTo: r.replyTo, traceparent: traceparentOf(span) ?? r.traceparent,
     }));
-    const rowShape = first.tensor.shape[0] === 1 ? first.tensor.shape.slice(1) : first.tensor.shape;
+    const rowShape = first.row.shape[0] === 1 ? first.row.shape.slice(1) : first.row.shape;
     // A batch serves many requests: its span starts a trace of its own, linked to each member's.
     const links: Link[] = tracing.enabled ? members.map((h) => ({ context: h.span.spanContext() })).filter((l) => isSpanContextValid(l.context)) : [];
     const span = tracer.startSpan(SPAN.batch, {
@@ -385,7 +405,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       try {
         const value = await codecs.batches.encode({
           batchId, model: first.request.model, modelVersion: batch?.modelVersion ?? first.request.modelVersion, workerId, workerEpoch, deviceUuid, formedAtMs: Date.now(),
-          members: batchMembersOut, dtype: first.tensor.dtype, shape: [members.length, ...rowShape], data,
+          members: batchMembersOut, dtype: first.row.dtype, shape: [members.length, ...rowShape], data,
         });
         span.end();
         return { topic: TOPICS.batches, messages: [{ key: workerId, value, ...(headers ? { headers } : {}) }] };
@@ -466,9 +486,11 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     stats.admitted++;
     const ref = refOf(d);
     journal.input(clock.now(), ref);
-    // One object per held request: its row and its ack are made when asked for.
-    core.admit({ ref, request, held: compact.held(request, tensor, d.acks, Number(d.offset), span) });
+    // One object per held request, which is the request too: its row and its ack are made when asked for.
+    const held = compact.held(request, tensor, d.acks, Number(d.offset), span);
+    core.admit({ ref, request: held, held });
     stats.unfinished = core.unfinished;
+    heapFor(stats.unfinished);
   }
 
   /** Admission for a request that waited for the topic list, outside the input loop's own guard. */
@@ -579,6 +601,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     for (const m of manifests.values()) core.apply({ kind: 'manifest', ref: `${TOPICS.manifests}:latest:${m.model}`, manifest: m });
     for (const a of alerts.values()) if (a.state === 'RAISED') core.apply({ kind: 'anomaly', ref: `${TOPICS.anomalies}:latest:${a.deviceUuid}`, alert: a });
     stats.unfinished = 0;
+    heapFor(0);
   }
 
   /** The group's assignment: rebuild the held partitions' ledgers, then serve what waited. */

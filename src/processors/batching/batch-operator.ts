@@ -130,7 +130,7 @@ export function batchRequests(options: BatchRequestsOptions): OperatorFunction<B
           }
           timeoutTimers.delete(timer);
           // A timeout is cancelled when its request leaves the queue, so the request is queued.
-          const queue = Object.values(state.queues).find((q) => q.requests.get(timer) !== undefined);
+          const queue = Object.values(state.queues).find((q) => q.requests.has(timer));
           if (queue !== undefined) fired.push({ kind: 'timeout', queue: queue.key, requestId: timer });
         });
         for (const timer of fired) apply({ type: 'TimerFired', timer });

@@ -386,7 +386,7 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
         return { ...next, capacity: Math.max(0, next.capacity - 1) };
       }
       case 'RequestRejected': {
-        const queue = Object.values(state.queues).find((q) => q.model === event.model && q.requests.get(event.requestId) !== undefined);
+        const queue = Object.values(state.queues).find((q) => q.model === event.model && q.requests.has(event.requestId));
         queue?.requests.remove(event.requestId, undo);
         return state;
       }

@@ -8,17 +8,18 @@
  *   slab. A slab is freed by the garbage collector with the last row that uses it, so a request
  *   that waits long keeps its slab (SLAB_BYTES at most) alive: the price of not tracking rows one
  *   by one;
- * - what the dispatcher holds for the request until it is finished (`HeldRequest`) as one object:
- *   the request, its row's place, its ack as who-and-offset, and its span.
+ * - what the dispatcher holds for the request until it is finished (`HeldRequest`) as one object
+ *   that is also the request: its fields, its row's place, its ack as who-and-offset, its span.
  *
  * @example
  * const compact = createRequestCompactor();
  * const request = compact.request(decoded);          // strings shared, tensor bytes dropped
  * const tensor = compact.tensor(decodeTensor(decoded.tensor)); // its own copy, in a slab
  * const held = compact.held(request, tensor, delivery.acks, Number(delivery.offset), span);
+ * core.admit({ ref, request: held, held }); // the held object is the request too
  * held.ack(); // when the request is finished
  */
-import type { InferenceRequest } from '../../domain/events/request.js';
+import type { InferenceRequest, SloClass } from '../../domain/events/request.js';
 import type { DType, Tensor } from '../../domain/events/tensor.js';
 
 /** Bytes per slab: 64 rows of 256 bytes. Rows over a quarter of it get an allocation of their own. */
@@ -63,22 +64,52 @@ export interface OffsetAcks {
 }
 
 /**
- * A queued request as the dispatcher holds it until it is finished, in one object of seven fields:
- * its row and its ack are made when asked for, so a million queued requests are not also a million
- * row objects and a million bound functions. `S` is the request's span.
+ * A queued request as the dispatcher holds it until it is finished, in one object: the request
+ * itself (its fields are its own, so the batcher and the scheduler read it as the request), its
+ * row's place, its ack as who-and-offset, and its span. Its row and its ack are made when asked
+ * for, so a million queued requests are not also a million requests beside their holders, row
+ * objects and bound functions. `S` is the request's span.
  */
-export class HeldRequest<S> {
+export class HeldRequest<S> implements InferenceRequest {
+  readonly requestId: string;
+  readonly model: string;
+  readonly modelVersion: string;
+  readonly tenant: string;
+  readonly sloClass: SloClass;
+  readonly deadlineMs: number;
+  readonly submittedAtMs: number;
+  readonly replyTo: string;
+  readonly traceparent: string;
+  /** The request's tensor bytes are not kept here: `row` has them. */
+  readonly tensor: Uint8Array = EMPTY;
+
   constructor(
-    readonly request: InferenceRequest,
+    request: InferenceRequest,
     private readonly layout: Layout,
     private readonly slab: Uint8Array,
     private readonly at: number,
     private readonly acks: OffsetAcks,
     private readonly offset: number,
     readonly span: S,
-  ) {}
+  ) {
+    this.requestId = request.requestId;
+    this.model = request.model;
+    this.modelVersion = request.modelVersion;
+    this.tenant = request.tenant;
+    this.sloClass = request.sloClass;
+    this.deadlineMs = request.deadlineMs;
+    this.submittedAtMs = request.submittedAtMs;
+    this.replyTo = request.replyTo;
+    this.traceparent = request.traceparent;
+  }
 
-  get tensor(): Tensor {
+  /** The request (this object). */
+  get request(): InferenceRequest {
+    return this;
+  }
+
+  /** The request's input row. */
+  get row(): Tensor {
     return new PackedTensor(this.layout, this.slab, this.at);
   }
 
@@ -93,7 +124,10 @@ export interface RequestCompactor {
   request(received: InferenceRequest): InferenceRequest;
   /** An own copy of the tensor's bytes, not pinning the buffer they came in. */
   tensor(view: Tensor): Tensor;
-  /** What to hold for a request until it is finished; `tensor` from `tensor()` is not copied again. */
+  /**
+   * What to hold for a request until it is finished: the request (from `request()`) and what goes
+   * with it, in one object that is also the request. `tensor` from `tensor()` is not copied again.
+   */
   held<S>(request: InferenceRequest, tensor: Tensor, acks: OffsetAcks, offset: number, span: S): HeldRequest<S>;
 }
 

@@ -14,21 +14,11 @@
  * folded while deciding).
  */
 import { SLO_CLASSES, type SloClass } from '../../domain/events/request.js';
+import type { InferenceRequest } from '../../domain/events/request.js';
 import type { QueuedRequest } from './queued-request.js';
 
 /** Inverse operations, applied last first to restore the queue. */
 export type UndoLog = Array<() => void>;
-
-/** A queued request as the queue holds it: the request and its few numbers, plus heap positions. */
-interface Node extends QueuedRequest {
-  timedOut: boolean;
-  /** Class plus aging periods at arrival (Infinity once timed out): the first urgency key. */
-  tier: number;
-  /** Position in the urgency heap; -1 when out of the queue. */
-  u: number;
-  /** Position in the deadline heap; -1 when not in it (timed out, or out of the queue). */
-  d: number;
-}
 
 const CLASS_RANK: Readonly<Record<SloClass, number>> = Object.fromEntries(SLO_CLASSES.map((c, i) => [c, i])) as Record<SloClass, number>;
 
@@ -52,127 +42,138 @@ export function rankAt(queued: QueuedRequest, nowMs: number, agingMs: number): n
   return classRank(queued.request.sloClass) - (agingPeriods(nowMs, agingMs) - agingPeriods(queued.arrivedAtMs, agingMs));
 }
 
+/** Doubles a typed array's length (filled with `fill` past the old end). */
+function grown<A extends Float64Array | Int32Array | Uint8Array>(old: A, size: number, fill = 0): A {
+  const next = new (old.constructor as new (n: number) => A)(size);
+  next.set(old);
+  if (fill !== 0) next.fill(fill, old.length);
+  return next;
+}
+
 /**
- * A binary min-heap of nodes ordered by up to three numeric keys. The keys sit in typed arrays by
- * heap position, so a comparison reads two adjacent slots instead of chasing two nodes through
- * memory (a million-deep queue is far larger than the caches). Each node keeps its position in
- * one of its own fields, so any node can be removed or re-keyed in O(log n).
+ * A binary min-heap of queue slots ordered by two or three numeric keys. The keys sit in typed
+ * arrays by heap position, so a comparison reads two adjacent slots instead of chasing two records
+ * through memory (a million-deep queue is far larger than the caches); `pos` gives each slot's
+ * heap position, so any slot can be removed or re-keyed in O(log n).
  */
-class NodeHeap {
-  nodes: Node[] = [];
+class SlotHeap {
+  private slots = new Int32Array(16);
   private k1 = new Float64Array(16);
   private k2 = new Float64Array(16);
-  private k3 = new Float64Array(16);
+  /** The third key; empty for a heap of two keys. */
+  private k3: Float64Array;
+  /** Heap position of each slot; -1 when the slot is not in this heap. */
+  pos = new Int32Array(16).fill(-1);
+  size = 0;
 
-  constructor(
-    private readonly keys: (n: Node) => readonly [number, number, number],
-    private readonly pos: 'u' | 'd',
-  ) {}
-
-  get top(): Node | undefined {
-    return this.nodes[0];
+  constructor(private readonly keys: (slot: number) => readonly [number, number, number], private readonly keyCount: 2 | 3) {
+    this.k3 = new Float64Array(keyCount === 3 ? 16 : 0);
   }
 
-  get size(): number {
-    return this.nodes.length;
+  /** Makes room for slots below `slotCount`. */
+  reserve(slotCount: number): void {
+    if (slotCount > this.pos.length) this.pos = grown(this.pos, slotCount, -1);
   }
 
-  /** Node at heap position i. */
-  at(i: number): Node {
-    return this.nodes[i]!;
+  get top(): number {
+    return this.size === 0 ? -1 : this.slots[0]!;
   }
 
-  /** Whether the node at position i comes before the one at j. */
+  /** First key of the top (undefined when empty). */
+  get topKey(): number | undefined {
+    return this.size === 0 ? undefined : this.k1[0];
+  }
+
+  /** Slot at heap position i. */
+  at(i: number): number {
+    return this.slots[i]!;
+  }
+
+  /** Whether the slot at position i comes before the one at j. */
   before(i: number, j: number): boolean {
     if (this.k1[i] !== this.k1[j]) return this.k1[i]! < this.k1[j]!;
-    if (this.k2[i] !== this.k2[j]) return this.k2[i]! < this.k2[j]!;
+    if (this.keyCount === 2 || this.k2[i] !== this.k2[j]) return this.k2[i]! < this.k2[j]!;
     return this.k3[i]! < this.k3[j]!;
   }
 
-  push(n: Node): void {
-    const i = this.nodes.length;
-    if (i === this.k1.length) this.grow();
-    this.nodes.push(n);
-    this.place(i, n);
+  push(slot: number): void {
+    const i = this.size;
+    if (i === this.slots.length) this.grow();
+    this.size++;
+    this.place(i, slot);
     this.up(i);
   }
 
-  remove(n: Node): void {
-    const i = n[this.pos];
-    const last = this.nodes.pop()!;
-    n[this.pos] = -1;
-    if (last === n) return;
+  remove(slot: number): void {
+    const i = this.pos[slot]!;
+    const last = this.slots[--this.size]!;
+    this.pos[slot] = -1;
+    if (last === slot) return;
     this.place(i, last);
     this.up(i);
-    this.down(last[this.pos]);
+    this.down(this.pos[last]!);
   }
 
-  /** Restores the order after the node's keys changed. */
-  update(n: Node): void {
-    this.place(n[this.pos], n);
-    this.up(n[this.pos]);
-    this.down(n[this.pos]);
+  /** Restores the order after the slot's keys changed. */
+  update(slot: number): void {
+    this.place(this.pos[slot]!, slot);
+    this.up(this.pos[slot]!);
+    this.down(this.pos[slot]!);
   }
 
   private grow(): void {
-    const size = this.k1.length * 2;
-    for (const k of ['k1', 'k2', 'k3'] as const) {
-      const next = new Float64Array(size);
-      next.set(this[k]);
-      this[k] = next;
-    }
+    const size = this.slots.length * 2;
+    this.slots = grown(this.slots, size);
+    this.k1 = grown(this.k1, size);
+    this.k2 = grown(this.k2, size);
+    if (this.keyCount === 3) this.k3 = grown(this.k3, size);
   }
 
-  private place(i: number, n: Node): void {
-    const [a, b, c] = this.keys(n);
-    this.nodes[i] = n;
+  private place(i: number, slot: number): void {
+    const [a, b, c] = this.keys(slot);
+    this.set(i, slot, a, b, c);
+  }
+
+  private set(i: number, slot: number, a: number, b: number, c: number): void {
+    this.slots[i] = slot;
     this.k1[i] = a;
     this.k2[i] = b;
-    this.k3[i] = c;
-    n[this.pos] = i;
+    if (this.keyCount === 3) this.k3[i] = c;
+    this.pos[slot] = i;
   }
 
-  /** Moves the entry at position `from` to `to` (keys and node). */
+  /** Moves the entry at position `from` to `to` (keys and slot). */
   private move(from: number, to: number): void {
-    const n = this.nodes[from]!;
-    this.nodes[to] = n;
-    this.k1[to] = this.k1[from]!;
-    this.k2[to] = this.k2[from]!;
-    this.k3[to] = this.k3[from]!;
-    n[this.pos] = to;
+    this.set(to, this.slots[from]!, this.k1[from]!, this.k2[from]!, this.keyCount === 3 ? this.k3[from]! : 0);
   }
 
   /** Whether keys (a, b, c) come before the entry at position j. */
   private precedes(a: number, b: number, c: number, j: number): boolean {
     if (a !== this.k1[j]) return a < this.k1[j]!;
-    if (b !== this.k2[j]) return b < this.k2[j]!;
+    if (this.keyCount === 2 || b !== this.k2[j]) return b < this.k2[j]!;
     return c < this.k3[j]!;
   }
 
   private up(i: number): void {
-    const n = this.nodes[i]!;
+    const slot = this.slots[i]!;
     const a = this.k1[i]!;
     const b = this.k2[i]!;
-    const c = this.k3[i]!;
+    const c = this.keyCount === 3 ? this.k3[i]! : 0;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (!this.precedes(a, b, c, p)) break;
       this.move(p, i);
       i = p;
     }
-    this.nodes[i] = n;
-    this.k1[i] = a;
-    this.k2[i] = b;
-    this.k3[i] = c;
-    n[this.pos] = i;
+    this.set(i, slot, a, b, c);
   }
 
   private down(i: number): void {
-    const size = this.nodes.length;
-    const n = this.nodes[i]!;
+    const size = this.size;
+    const slot = this.slots[i]!;
     const a = this.k1[i]!;
     const b = this.k2[i]!;
-    const c = this.k3[i]!;
+    const c = this.keyCount === 3 ? this.k3[i]! : 0;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= size) break;
@@ -183,17 +184,9 @@ class NodeHeap {
       this.move(m, i);
       i = m;
     }
-    this.nodes[i] = n;
-    this.k1[i] = a;
-    this.k2[i] = b;
-    this.k3[i] = c;
-    n[this.pos] = i;
+    this.set(i, slot, a, b, c);
   }
 }
-
-/** Urgency: tier (class + aging periods; Infinity once timed out), then deadline, then arrival. */
-const urgencyKeys = (n: Node): [number, number, number] => [n.tier, n.request.deadlineMs, n.seq];
-const deadlineKeys = (n: Node): [number, number, number] => [n.request.deadlineMs, n.seq, 0];
 
 /** What a queue discipline sees of a queue: its size, its most urgent requests, all in arrival order. */
 export interface QueueView extends Iterable<QueuedRequest> {
@@ -202,13 +195,36 @@ export interface QueueView extends Iterable<QueuedRequest> {
   mostUrgent(count: number): QueuedRequest[];
 }
 
+/**
+ * The queue keeps no object per request: a request's numbers sit in typed arrays at a slot of its
+ * own (reused once it leaves), beside the request itself, and `QueuedRequest`s are made when
+ * asked for. A million queued requests are then a million references and a few typed arrays,
+ * not also a million records and four million boxed numbers.
+ */
 export class RequestQueue implements QueueView {
-  private readonly byId = new Map<string, Node>();
-  private readonly urgency = new NodeHeap(urgencyKeys, 'u');
-  private readonly deadlines = new NodeHeap(deadlineKeys, 'd');
-  /** Arrival order; removed nodes stay until the head passes them (or a compaction drops them). */
-  private arrivals: Node[] = [];
+  /** Request id → slot. */
+  private readonly byId = new Map<string, number>();
+  private requests: (InferenceRequest | undefined)[] = [];
+  private seqs = new Float64Array(16);
+  private arrived = new Float64Array(16);
+  private timeouts = new Float64Array(16);
+  private timedOut = new Uint8Array(16);
+  /** Slots given back, reused last in first out (which is what lets an undo take its slot back). */
+  private free = new Int32Array(16);
+  private freeCount = 0;
+  private highWater = 0;
+  /** Urgency: tier (class + aging periods; Infinity once timed out), then deadline, then arrival. */
+  private readonly urgency = new SlotHeap((s) => [this.tierOf(s), this.requests[s]!.deadlineMs, this.seqs[s]!], 3);
+  /** Requests not timed out, by deadline then arrival. */
+  private readonly deadlines = new SlotHeap((s) => [this.requests[s]!.deadlineMs, this.seqs[s]!, 0], 2);
+  /**
+   * Arrival order as (slot, seq) pairs: an entry is live while its slot is queued with that seq.
+   * Removed entries stay until the head passes them (or a compaction drops them).
+   */
+  private arrivalSlots = new Int32Array(16);
+  private arrivalSeqs = new Float64Array(16);
   private head = 0;
+  private tail = 0;
 
   constructor(readonly agingMs: number) {}
 
@@ -217,62 +233,74 @@ export class RequestQueue implements QueueView {
   }
 
   get(requestId: string): QueuedRequest | undefined {
-    return this.byId.get(requestId);
+    const slot = this.byId.get(requestId);
+    return slot === undefined ? undefined : this.view(slot);
+  }
+
+  has(requestId: string): boolean {
+    return this.byId.has(requestId);
   }
 
   /** Earliest deadline among requests not timed out (Infinity when none). */
   get tightestDeadlineMs(): number {
-    return this.deadlines.top?.request.deadlineMs ?? Infinity;
+    return this.deadlines.topKey ?? Infinity;
   }
 
   /** Arrival of the oldest queued request (Infinity when empty). */
   get oldestArrivalMs(): number {
-    return this.byId.size === 0 ? Infinity : this.arrivals[this.head]!.arrivedAtMs;
+    return this.byId.size === 0 ? Infinity : this.arrived[this.arrivalSlots[this.head]!]!;
   }
 
   add(queued: QueuedRequest, undo?: UndoLog): void {
-    const node: Node = {
-      request: queued.request,
-      seq: queued.seq,
-      arrivedAtMs: queued.arrivedAtMs,
-      timeoutAtMs: queued.timeoutAtMs,
-      timedOut: queued.timedOut,
-      tier: 0,
-      u: -1,
-      d: -1,
-    };
-    this.insert(node);
-    this.arrivals.push(node);
+    const slot = this.allocate();
+    this.requests[slot] = queued.request;
+    this.seqs[slot] = queued.seq;
+    this.arrived[slot] = queued.arrivedAtMs;
+    this.timeouts[slot] = queued.timeoutAtMs;
+    this.timedOut[slot] = queued.timedOut ? 1 : 0;
+    this.insert(slot);
+    if (this.tail === this.arrivalSlots.length) this.makeRoom(undo === undefined);
+    this.arrivalSlots[this.tail] = slot;
+    this.arrivalSeqs[this.tail] = queued.seq;
+    this.tail++;
     undo?.push(() => {
-      this.detach(node);
-      this.arrivals.pop();
+      this.detach(slot);
+      this.tail--;
     });
   }
 
   remove(requestId: string, undo?: UndoLog): void {
-    const node = this.byId.get(requestId);
-    if (node === undefined) return;
-    this.detach(node);
+    const slot = this.byId.get(requestId);
+    if (slot === undefined) return;
+    const request = this.requests[slot]!;
+    const [seq, arrivedAtMs, timeoutAtMs, timedOut] = [this.seqs[slot]!, this.arrived[slot]!, this.timeouts[slot]!, this.timedOut[slot]!];
+    this.detach(slot);
     const head = this.head;
-    while (this.head < this.arrivals.length && this.arrivals[this.head]!.u < 0) this.head++;
+    while (this.head < this.tail && !this.liveAt(this.head)) this.head++;
     if (undo !== undefined) {
       undo.push(() => {
-        this.insert(node);
+        // Undone in reverse order, so the slot is the last one given back: take it again.
+        this.freeCount--;
+        this.requests[slot] = request;
+        this.seqs[slot] = seq;
+        this.arrived[slot] = arrivedAtMs;
+        this.timeouts[slot] = timeoutAtMs;
+        this.timedOut[slot] = timedOut;
+        this.insert(slot);
         this.head = head;
       });
-    } else if (this.head >= 1024 && this.head * 2 >= this.arrivals.length) {
-      // Drop the removed prefix once it is half the array: amortised O(1) per removal.
-      this.arrivals = this.arrivals.slice(this.head);
-      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.tail) {
+      // Drop the removed prefix once it is half the log: amortised O(1) per removal.
+      this.makeRoom(true);
     }
   }
 
   /** Moves a request behind every request that has not timed out ('keep' policy). */
   markTimedOut(requestId: string, undo?: UndoLog): void {
-    const node = this.byId.get(requestId);
-    if (node === undefined || node.timedOut) return;
-    this.setTimedOut(node, true);
-    undo?.push(() => this.setTimedOut(node, false));
+    const slot = this.byId.get(requestId);
+    if (slot === undefined || this.timedOut[slot] === 1) return;
+    this.setTimedOut(slot, true);
+    undo?.push(() => this.setTimedOut(slot, false));
   }
 
   mostUrgent(count: number): QueuedRequest[] {
@@ -284,7 +312,7 @@ export class RequestQueue implements QueueView {
     const before = (a: number, b: number): boolean => heap.before(a, b);
     while (out.length < count && frontier.length > 0) {
       const top = frontier[0]!;
-      out.push(heap.at(top));
+      out.push(this.view(heap.at(top)));
       const last = frontier.pop()!;
       if (frontier.length > 0) {
         frontier[0] = last;
@@ -300,9 +328,8 @@ export class RequestQueue implements QueueView {
   }
 
   *[Symbol.iterator](): Iterator<QueuedRequest> {
-    for (let i = this.head; i < this.arrivals.length; i++) {
-      const node = this.arrivals[i]!;
-      if (node.u >= 0) yield node;
+    for (let i = this.head; i < this.tail; i++) {
+      if (this.liveAt(i)) yield this.view(this.arrivalSlots[i]!);
     }
   }
 
@@ -313,25 +340,74 @@ export class RequestQueue implements QueueView {
     return out;
   }
 
-  private insert(node: Node): void {
-    node.tier = node.timedOut ? Infinity : classRank(node.request.sloClass) + agingPeriods(node.arrivedAtMs, this.agingMs);
-    this.byId.set(node.request.requestId, node);
-    this.urgency.push(node);
-    if (!node.timedOut) this.deadlines.push(node);
+  private view(slot: number): QueuedRequest {
+    return { request: this.requests[slot]!, seq: this.seqs[slot]!, arrivedAtMs: this.arrived[slot]!, timeoutAtMs: this.timeouts[slot]!, timedOut: this.timedOut[slot] === 1 };
   }
 
-  private detach(node: Node): void {
-    this.byId.delete(node.request.requestId);
-    this.urgency.remove(node);
-    if (node.d >= 0) this.deadlines.remove(node);
+  /** Whether the arrival log's entry i is a request still queued. */
+  private liveAt(i: number): boolean {
+    const slot = this.arrivalSlots[i]!;
+    return this.urgency.pos[slot]! >= 0 && this.seqs[slot] === this.arrivalSeqs[i];
   }
 
-  private setTimedOut(node: Node, timedOut: boolean): void {
-    node.timedOut = timedOut;
-    node.tier = timedOut ? Infinity : classRank(node.request.sloClass) + agingPeriods(node.arrivedAtMs, this.agingMs);
-    this.urgency.update(node);
-    if (timedOut) this.deadlines.remove(node);
-    else this.deadlines.push(node);
+  private tierOf(slot: number): number {
+    return this.timedOut[slot] === 1 ? Infinity : classRank(this.requests[slot]!.sloClass) + agingPeriods(this.arrived[slot]!, this.agingMs);
+  }
+
+  private allocate(): number {
+    if (this.freeCount > 0) return this.free[--this.freeCount]!;
+    const slot = this.highWater++;
+    if (slot === this.seqs.length) {
+      const size = slot * 2;
+      this.seqs = grown(this.seqs, size);
+      this.arrived = grown(this.arrived, size);
+      this.timeouts = grown(this.timeouts, size);
+      this.timedOut = grown(this.timedOut, size);
+      this.free = grown(this.free, size);
+    }
+    this.urgency.reserve(this.seqs.length);
+    this.deadlines.reserve(this.seqs.length);
+    return slot;
+  }
+
+  private insert(slot: number): void {
+    this.byId.set(this.requests[slot]!.requestId, slot);
+    this.urgency.push(slot);
+    if (this.timedOut[slot] === 0) this.deadlines.push(slot);
+  }
+
+  /** Takes a slot out of the indexes and gives it back for reuse. */
+  private detach(slot: number): void {
+    this.byId.delete(this.requests[slot]!.requestId);
+    this.urgency.remove(slot);
+    if (this.deadlines.pos[slot]! >= 0) this.deadlines.remove(slot);
+    this.requests[slot] = undefined;
+    this.free[this.freeCount++] = slot;
+  }
+
+  /**
+   * Room at the end of the arrival log: drops the removed prefix where allowed and it frees at
+   * least half, else doubles the log. Under an undo log nothing moves (the undo keeps positions).
+   */
+  private makeRoom(compact: boolean): void {
+    const live = this.tail - this.head;
+    if (compact && live * 2 <= this.arrivalSlots.length && this.head > 0) {
+      this.arrivalSlots.copyWithin(0, this.head, this.tail);
+      this.arrivalSeqs.copyWithin(0, this.head, this.tail);
+      this.head = 0;
+      this.tail = live;
+      return;
+    }
+    if (this.tail < this.arrivalSlots.length) return;
+    this.arrivalSlots = grown(this.arrivalSlots, this.arrivalSlots.length * 2);
+    this.arrivalSeqs = grown(this.arrivalSeqs, this.arrivalSeqs.length * 2);
+  }
+
+  private setTimedOut(slot: number, timedOut: boolean): void {
+    this.timedOut[slot] = timedOut ? 1 : 0;
+    this.urgency.update(slot);
+    if (timedOut) this.deadlines.remove(slot);
+    else this.deadlines.push(slot);
   }
 }
 

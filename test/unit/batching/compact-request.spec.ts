@@ -69,18 +69,23 @@ describe('createRequestCompactor', () => {
     const request = compact.request(decoded('r1', 'acme'));
     const packed = compact.tensor(row(9));
     const held = compact.held(request, packed, acks, 41, 'span-1');
-    expect(held.request).toBe(request);
+    // The held object is the request: every field of it, its own (a spread copies them all).
+    expect(held.request).toBe(held);
+    expect({ ...held, layout: undefined, slab: undefined, at: undefined, acks: undefined, offset: undefined, span: undefined }).toEqual({
+      ...request, layout: undefined, slab: undefined, at: undefined, acks: undefined, offset: undefined, span: undefined,
+    });
+    expect(Object.is(held.model, request.model) && Object.is(held.tenant, request.tenant)).toBe(true);
     expect(held.span).toBe('span-1');
     // The row is the one packed before, not a second copy.
-    expect(held.tensor.data.buffer).toBe(packed.data.buffer);
-    expect(held.tensor.data.byteOffset).toBe(packed.data.byteOffset);
-    expect(held.tensor.shape).toEqual([1, 64]);
+    expect(held.row.data.buffer).toBe(packed.data.buffer);
+    expect(held.row.data.byteOffset).toBe(packed.data.byteOffset);
+    expect(held.row.shape).toEqual([1, 64]);
     const ack = held.ack;
     ack();
     held.ack();
     expect(released).toEqual([41, 41]);
     // A tensor not packed yet is packed on the way in.
     const loose = compact.held(request, row(5), acks, 42, null);
-    expect(sameBytes(loose.tensor.data, new Uint8Array(256).fill(5))).toBe(true);
+    expect(sameBytes(loose.row.data, new Uint8Array(256).fill(5))).toBe(true);
   });
 });

@@ -78,6 +78,37 @@ describe('request queue', () => {
     fc.assert(fc.property(fc.array(opArb, { maxLength: 150 }), (ops) => check(ops, true)), { numRuns: 200 });
   });
 
+  it('rolls back a whole run of changes in one undo log, slots reused within it included', () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 40 }), fc.array(opArb, { maxLength: 40 }), (before, during) => {
+        const queue = new RequestQueue(AGING_MS);
+        let seq = 0;
+        let now = 0;
+        const ids: string[] = [];
+        const apply = (op: Op, undo: UndoLog | undefined): void => {
+          if (op.kind === 'add') {
+            now += op.dt;
+            const id = `r${seq}`;
+            queue.add({ request: request(id, { sloClass: CLASSES[op.sloClass]!, deadlineMs: now + op.deadline }), seq: seq++, arrivedAtMs: now, timeoutAtMs: now + op.deadline, timedOut: false }, undo);
+            ids.push(id);
+          } else if (op.kind === 'remove' && ids.length > 0) {
+            queue.remove(ids[op.pick % ids.length]!, undo);
+          } else if (op.kind === 'timeout' && ids.length > 0) {
+            queue.markTimedOut(ids[op.pick % ids.length]!, undo);
+          }
+        };
+        for (const op of before) apply(op, undefined);
+        const seen = (): unknown => ({ all: [...queue], urgent: queue.mostUrgent(queue.size), deadline: queue.tightestDeadlineMs, oldest: queue.oldestArrivalMs });
+        const start = seen();
+        const undo: UndoLog = [];
+        for (const op of during) apply(op, undo);
+        for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
+        expect(seen()).toEqual(start);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('drops removed requests from memory as the oldest leave (no unbounded arrival log)', () => {
     const queue = new RequestQueue(Infinity);
     for (let i = 0; i < 100_000; i++) {
@@ -87,6 +118,6 @@ describe('request queue', () => {
     expect(queue.size).toBe(10);
     expect(queue.oldestArrivalMs).toBe(99_990);
     // Compaction keeps the arrival log within a small multiple of what is queued.
-    expect((queue as unknown as { arrivals: unknown[] }).arrivals.length).toBeLessThan(3_000);
+    expect((queue as unknown as { arrivalSlots: Int32Array }).arrivalSlots.length).toBeLessThan(3_000);
   });
 });
