@@ -10,7 +10,6 @@
  * clients drop the duplicate result by request id.
  */
 import { randomUUID } from 'node:crypto';
-import { setFlagsFromString } from 'node:v8';
 import { INVALID_SPAN_CONTEXT, isSpanContextValid, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Span } from '@opentelemetry/api';
 import { EMPTY as NOTHING, from, interval, map, merge, Subject, Subscription, switchMap, type Observable } from 'rxjs';
 import { ConfigError, describeError, GpuflowError } from '../domain/errors.js';
@@ -123,23 +122,6 @@ const UNTRACED = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
 const refOf = (d: Delivery<unknown>): string => `${d.topic}:${d.partition}:${d.offset}`;
 
-/**
- * Held requests live long, and admission's garbage is promoted beside them (a fetched batch outlives
- * several young-generation collections), then stays until the old generation reaches V8's own
- * limit: 1.5 to 4 times what the last full collection kept, and the pages stay resident. While a
- * backlog of `fromHeld` requests or more is held, the old generation may grow only
- * `growthPercent` past what is live: more full collections, a resident set close to the live
- * data. Under half the backlog, V8's own policy (0) returns. The setting is the process's.
- */
-const BACKLOG_HEAP = { fromHeld: 50_000, growthPercent: 20 };
-let backlogHeap = false;
-
-function heapFor(held: number): void {
-  if (backlogHeap ? held >= BACKLOG_HEAP.fromHeld / 2 : held < BACKLOG_HEAP.fromHeld) return;
-  backlogHeap = !backlogHeap;
-  setFlagsFromString(`--heap-growing-percent=${backlogHeap ? BACKLOG_HEAP.growthPercent : 0}`);
-}
-
 const tracer = tracerOf('dispatcher');
 
 export async function startDispatcher(kafka: Kafka, registry: RegistryClient, logger: Logger, options: DispatcherOptions): Promise<DispatcherHandle> {
@@ -239,7 +221,6 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
   /** Done with a request (answered by a worker, or rejected): ack it, a rejection once its answer is on the broker. */
   function finished(h: Held): void {
     stats.unfinished = core.unfinished;
-    heapFor(stats.unfinished);
     if (h.span.isRecording()) h.span.end();
     const answered = answering.get(h.request.requestId);
     answering.delete(h.request.requestId);
@@ -490,7 +471,6 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     const held = compact.held(request, tensor, d.acks, Number(d.offset), span);
     core.admit({ ref, request: held, held });
     stats.unfinished = core.unfinished;
-    heapFor(stats.unfinished);
   }
 
   /** Admission for a request that waited for the topic list, outside the input loop's own guard. */
@@ -601,7 +581,6 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     for (const m of manifests.values()) core.apply({ kind: 'manifest', ref: `${TOPICS.manifests}:latest:${m.model}`, manifest: m });
     for (const a of alerts.values()) if (a.state === 'RAISED') core.apply({ kind: 'anomaly', ref: `${TOPICS.anomalies}:latest:${a.deviceUuid}`, alert: a });
     stats.unfinished = 0;
-    heapFor(0);
   }
 
   /** The group's assignment: rebuild the held partitions' ledgers, then serve what waited. */
