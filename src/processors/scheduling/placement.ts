@@ -49,9 +49,11 @@ export class HeapDeviceIndex implements DeviceIndex {
   /**
    * Outstanding work and available bytes per slot, each with a rank per slot that follows
    * uuid order, so that ties are broken by comparing two numbers instead of two strings. A
-   * joining device takes the midpoint of its neighbours' ranks; only when no number is left
-   * between them are all slots renumbered, so a join costs O(log devices) plus, now and then,
-   * O(devices). Both key sets share one rank array.
+   * device that joins alone takes the midpoint of its neighbours' ranks; only when no number
+   * is left between them are all slots renumbered, so such a join costs O(log devices) plus,
+   * now and then, O(devices). Many devices joining at once (a cluster starting, a restore)
+   * are sorted among themselves and merged into uuid order in one pass instead (`settle`).
+   * Both key sets share one rank array.
    */
   private readonly work: SlotKeys = { value: new Float64Array(16), rank: new Float64Array(16) };
   private readonly room: SlotKeys = { value: new Float64Array(16), rank: this.work.rank };
@@ -61,8 +63,15 @@ export class HeapDeviceIndex implements DeviceIndex {
   /** Slots whose work or room moved since the cluster-wide heaps last saw them (flag and list). */
   private marked = new Uint8Array(16);
   private readonly markedList: number[] = [];
+  /**
+   * Slots of devices that joined since the last query (flag and list): they have their keys
+   * but no rank and are in no heap yet. The next query (or the giving up of parked slots)
+   * ranks them all at once and puts the eligible ones in their heaps.
+   */
+  private joiningFlag = new Uint8Array(16);
+  private readonly joining: number[] = [];
   /** Slots in uuid order. */
-  private readonly byUuid: number[] = [];
+  private byUuid: number[] = [];
   /** Slots whose device is eligible (in the heaps); the others are parked. */
   private active = 0;
   /** Least outstanding work first, then uuid. */
@@ -77,7 +86,20 @@ export class HeapDeviceIndex implements DeviceIndex {
       if (slot !== undefined && this.entries[slot] !== null) this.park(slot);
       return;
     }
-    if (slot === undefined) slot = this.allocate(uuid);
+    if (slot === undefined) {
+      slot = this.allocate(uuid);
+      this.joiningFlag[slot] = 1;
+      this.joining.push(slot);
+    }
+    if (this.joiningFlag[slot] === 1) {
+      // Not ranked yet: keep the keys; `settle` puts the slot in its heaps.
+      if (this.entries[slot] === null) this.active += 1;
+      this.entries[slot] = entry;
+      this.work.value[slot] = entry.outstandingUs;
+      this.room.value[slot] = entry.availableBytes;
+      this.models[slot] = entry.loadedModels;
+      return;
+    }
     const fresh = this.entries[slot] === null;
     if (fresh) this.active += 1;
     const work = this.work.value;
@@ -109,6 +131,7 @@ export class HeapDeviceIndex implements DeviceIndex {
   }
 
   best(model: string, needBytes: number, skip: (uuid: string) => boolean, coldUs?: number): IndexCandidates {
+    if (this.joining.length > 0) this.settle();
     let loaded: DeviceEntry | undefined;
     const heap = this.byModel.get(model);
     if (heap) {
@@ -184,14 +207,68 @@ export class HeapDeviceIndex implements DeviceIndex {
         this.heapWork.value = grown(this.heapWork.value, length);
         this.heapRoom.value = grown(this.heapRoom.value, length);
         this.work.rank = this.room.rank = this.heapWork.rank = this.heapRoom.rank = grown(this.work.rank, length);
-        const marked = new Uint8Array(length);
-        marked.set(this.marked);
-        this.marked = marked;
+        this.marked = grownFlags(this.marked, length);
+        this.joiningFlag = grownFlags(this.joiningFlag, length);
       }
     } else {
       this.uuids[slot] = uuid;
     }
     this.slotOf.set(uuid, slot);
+    return slot;
+  }
+
+  /**
+   * Ranks the joining slots and puts the eligible ones in their heaps. A few are placed one by
+   * one in uuid order (binary search); more are sorted and merged with the ranked slots in one
+   * pass, and every slot renumbered: O(devices + k log k) for k joining at once, instead of a
+   * splice into the order per device.
+   */
+  private settle(): void {
+    const { joining, uuids } = this;
+    if (joining.length <= FEW_JOINING) {
+      for (const slot of joining) this.placeInOrder(slot);
+    } else {
+      joining.sort((a, b) => (uuids[a]! < uuids[b]! ? -1 : 1));
+      const ranked = this.byUuid;
+      const merged: number[] = [];
+      let i = 0;
+      let j = 0;
+      while (i < ranked.length || j < joining.length) {
+        if (j >= joining.length || (i < ranked.length && uuids[ranked[i]!]! < uuids[joining[j]!]!)) merged.push(ranked[i++]!);
+        else merged.push(joining[j++]!);
+      }
+      this.byUuid = merged;
+      this.renumber();
+    }
+    // In uuid order (when sorted), so that devices with equal keys go in without moving. A
+    // worker's devices share one list of loaded models, and then one list of heaps: no slot's
+    // list is changed in place, only replaced.
+    let lastModels: readonly string[] | null = null;
+    let lastHeaps: SlotHeap[] = [];
+    for (const slot of joining) {
+      this.joiningFlag[slot] = 0;
+      const entry = this.entries[slot];
+      if (entry === null || entry === undefined) {
+        this.models[slot] = NO_MODELS;
+        continue;
+      }
+      this.heapWork.value[slot] = this.work.value[slot]!;
+      this.heapRoom.value[slot] = this.room.value[slot]!;
+      this.byWork.upsert(slot);
+      this.byRoom.upsert(slot);
+      if (entry.loadedModels !== lastModels) {
+        lastModels = entry.loadedModels;
+        lastHeaps = lastModels.map((model) => this.modelHeap(model));
+      }
+      for (const heap of lastHeaps) heap.upsert(slot);
+      this.modelHeaps[slot] = lastHeaps;
+    }
+    joining.length = 0;
+  }
+
+  /** Puts one slot in uuid order, ranked between its neighbours. */
+  private placeInOrder(slot: number): void {
+    const uuid = this.uuids[slot]!;
     let lo = 0;
     let hi = this.byUuid.length;
     while (lo < hi) {
@@ -206,7 +283,6 @@ export class HeapDeviceIndex implements DeviceIndex {
     const rank = before === null ? (after === null ? 0 : after - 1) : after === null ? before + 1 : (before + after) / 2;
     if (rank === before || rank === after) this.renumber();
     else ranks[slot] = rank;
-    return slot;
   }
 
   /**
@@ -223,6 +299,7 @@ export class HeapDeviceIndex implements DeviceIndex {
     this.entries[slot] = null;
     this.active -= 1;
     if (this.slotOf.size - this.active <= Math.max(64, this.active)) return;
+    if (this.joining.length > 0) this.settle();
     let kept = 0;
     for (const s of this.byUuid) {
       if (this.entries[s] !== null) this.byUuid[kept++] = s;
@@ -257,6 +334,15 @@ export class HeapDeviceIndex implements DeviceIndex {
 }
 
 const NO_MODELS: readonly string[] = [];
+/** Up to this many devices joining at once are placed in uuid order one by one. */
+const FEW_JOINING = 8;
+
+/** A copy of `flags` with room for `length` of them. */
+function grownFlags(flags: Uint8Array<ArrayBuffer>, length: number): Uint8Array<ArrayBuffer> {
+  const bigger = new Uint8Array(length);
+  bigger.set(flags);
+  return bigger;
+}
 
 /** A copy of `array` with room for `length` numbers. */
 function grown(array: Float64Array, length: number): Float64Array {

@@ -143,6 +143,29 @@ describe('HeapDeviceIndex', () => {
     }
     expect([...seen].slice(0, 4)).toEqual(['d0', 'd10', 'd1001', 'd1002']);
   });
+  it('ranks devices joining many at once (merged) and one by one alike: equal work goes in uuid order', () => {
+    const heap = new HeapDeviceIndex();
+    const entry = (uuid: string): DeviceEntry => ({ uuid, workerId: 'w', outstandingUs: 0, availableBytes: GiB, loadedModels: ['m'] });
+    // A fixed shuffle of 1000 names, then a few alone, then another crowd between them.
+    const names = Array.from({ length: 1000 }, (_, i) => `d${(i * 617) % 1000}`);
+    const rounds = [names, ['d0x'], ['d5x'], ['d999x'], Array.from({ length: 40 }, (_, i) => `d${(i * 13) % 40}y`)];
+    const all: string[] = [];
+    const none = (): boolean => false;
+    for (const round of rounds) {
+      for (const uuid of round) heap.update(uuid, entry(uuid));
+      all.push(...round);
+      heap.best('m', GiB, none);
+    }
+    const seen = new Set<string>();
+    const order: string[] = [];
+    for (let k = 0; k < 60; k++) {
+      const answer = heap.best('m', GiB, (uuid) => seen.has(uuid));
+      seen.add(answer.any!.uuid);
+      order.push(answer.any!.uuid);
+      expect(answer.loaded?.uuid).toBe(answer.any?.uuid);
+    }
+    expect(order).toEqual([...all].sort().slice(0, 60));
+  });
 });
 
 describe('RequestIndex', () => {
