@@ -107,7 +107,7 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
   const { clock, effects } = options;
   const held = new Map<string, H>();
   /** Members of each formed batch not yet finished; when none is left the batch's slot is free again. */
-  const openBatches = new Map<string, { readonly ids: readonly string[]; readonly formedAtMs: number; readonly modelVersion: string; open: number }>();
+  const openBatches = new Map<string, { readonly ids: readonly string[]; readonly tenants: readonly string[]; readonly formedAtMs: number; readonly modelVersion: string; open: number }>();
   const batchOfRequest = new Map<string, string>();
   const manifests = new Map<string, ModelManifest>();
   const lastCapacity = new Map<string, number>();
@@ -184,7 +184,7 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
     }
     const formed = options.batchIdSuffix ? { ...out.event, batchId: `${out.event.batchId}${options.batchIdSuffix}` } : out.event;
     effects.decided(formed);
-    openBatches.set(formed.batchId, { ids: formed.requestIds, formedAtMs: formed.atMs, modelVersion: out.requests[0]?.modelVersion ?? '', open: formed.requestIds.length });
+    openBatches.set(formed.batchId, { ids: formed.requestIds, tenants: out.requests.map((q) => q.tenant), formedAtMs: formed.atMs, modelVersion: out.requests[0]?.modelVersion ?? '', open: formed.requestIds.length });
     for (const id of formed.requestIds) batchOfRequest.set(id, formed.batchId);
     applyScheduler({
       type: 'BatchReady',
@@ -279,12 +279,16 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
           for (const id of openBatches.get(r.batchId)?.ids ?? []) outcome(id, input.ref, true, r.timestampMs);
           applyScheduler({ type: 'BatchFailed', inputRef: input.ref, batchId: r.batchId, workerId: r.workerId, workerEpoch: r.workerEpoch, reason: r.reason });
         } else {
-          // The batch itself is wrong: retrying elsewhere cannot help.
-          for (const id of openBatches.get(r.batchId)?.ids ?? []) {
+          // The batch itself is wrong: retrying elsewhere cannot help. Each member still waiting is
+          // rejected, and the rejection is a decision like any other.
+          const batch = openBatches.get(r.batchId);
+          batch?.ids.forEach((id, i) => {
+            if (!held.has(id)) return;
+            effects.decided({ type: 'RequestRejected', atMs: clock.now(), inputs: [input.ref], requestId: id, model: r.model, tenant: batch.tenants[i]!, reason: r.reason });
             outcome(id, input.ref, true, r.timestampMs);
             reject(id, r.reason);
             finish(id);
-          }
+          });
           applyScheduler({ type: 'BatchCompleted', inputRef: input.ref, batchId: r.batchId, workerId: r.workerId, workerEpoch: r.workerEpoch, serviceTimeUs: 0 });
         }
         return;

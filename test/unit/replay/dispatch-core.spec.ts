@@ -196,6 +196,29 @@ describe('dispatch core', () => {
     expect(completedAfterEviction).toBeGreaterThan(0);
   });
 
+  it('a batch refused as not retriable rejects each member as a decision, with its tenant and the reason', () => {
+    const commands: Command[] = [
+      { kind: 'heartbeat', worker: 0, dt: 0 },
+      ...Array.from({ length: 3 }, (): Command => ({ kind: 'request', sloClass: 'batch', deadlineMs: 30_000, dt: 1 })),
+      { kind: 'tick', dt: 100 },
+      { kind: 'fail', pick: 0, retriable: false, dt: 10 },
+    ];
+    const { turns, decisions } = live(commands);
+    const formed = decisions.find((d) => d.type === 'BatchFormed');
+    expect(formed?.type === 'BatchFormed' && formed.requestIds.length).toBeGreaterThan(0);
+    const members = formed?.type === 'BatchFormed' ? formed.requestIds : [];
+    const refusedAt = decisions.findIndex((d) => d.type === 'RequestRejected');
+    const rejected = decisions.slice(refusedAt).filter((d) => d.type === 'RequestRejected');
+    expect(rejected.map((d) => d.type === 'RequestRejected' && d.requestId)).toEqual(members);
+    for (const d of rejected) {
+      if (d.type !== 'RequestRejected') continue;
+      expect(d).toMatchObject({ model: 'm', reason: 'out of memory', tenant: Number(d.requestId.slice(1)) % 2 === 0 ? 'acme' : 'globex' });
+    }
+    // Then the batch's slot is given back, and replay makes the same decisions.
+    expect(decisions.slice(refusedAt).some((d) => d.type === 'BatchCompleted')).toBe(true);
+    expect(replay(turns).map(canonicalJson)).toEqual(decisions.map(canonicalJson));
+  });
+
   it('batches, places, completes and evicts like the dispatcher', () => {
     const commands: Command[] = [
       { kind: 'heartbeat', worker: 0, dt: 0 },
