@@ -5,7 +5,7 @@ import { HeapDeviceIndex, type DeviceIndex } from './placement.js';
 import type { DeviceRecord, DeviceSample, InFlightBatch, QueuedBatch, ServiceEstimate, WorkerRecord } from './records.js';
 import { RequestIndex } from './request-index.js';
 import { sortedIndex } from './rows.js';
-import { sameEligibility, type DeviceEntry, type IndexCandidates, type SchedulerView, type Table } from './view.js';
+import { entryOf, sameEligibility, type DeviceEntry, type IndexCandidates, type SchedulerView, type Table } from './view.js';
 
 /**
  * A Map-backed table that tells its owner of every change: with the rows before and after
@@ -165,13 +165,7 @@ export class SchedulerState implements SchedulerView {
     const worker = this.workers.rows.get(device.workerId);
     if (worker === undefined || worker.batchIds.length >= worker.slots) return null;
     if (this.oomAlerts.rows.size > 0 && this.oomAlerts.rows.has(uuid)) return null;
-    return {
-      uuid,
-      workerId: worker.workerId,
-      outstandingUs: device.outstandingUs,
-      availableBytes: device.freeBytes - device.reservedBytes,
-      loadedModels: worker.loadedModels,
-    };
+    return entryOf(uuid, device, worker);
   }
 
   private reindex(uuid: string, row?: DeviceRecord): void {

@@ -87,6 +87,11 @@ export function deviceEntry(view: SchedulerView, uuid: string): DeviceEntry | nu
   const worker = view.workers.get(device.workerId);
   if (!worker || worker.batchIds.length >= worker.slots) return null;
   if (view.oomAlerts.get(uuid)) return null;
+  return entryOf(uuid, device, worker);
+}
+
+/** How an eligible device looks to placement. */
+export function entryOf(uuid: string, device: DeviceRecord, worker: WorkerRecord): DeviceEntry {
   return {
     uuid,
     workerId: worker.workerId,
