@@ -27,6 +27,7 @@ import type {
   WorkerReport,
 } from '../domain/events/index.js';
 import { requestFieldProblem } from '../domain/events/request.js';
+import { sameShape } from '../domain/events/tensor.js';
 import type { Logger } from '../log.js';
 import type { Kafka } from '../kafka/client.js';
 import { avroCodec, batchCodec, codecsByTopic } from '../kafka/codecs/topic-codec.js';
@@ -457,7 +458,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     const manifest = manifests.get(request.model);
     if (manifest) {
       const rowShape = tensor.shape[0] === 1 ? tensor.shape.slice(1) : tensor.shape;
-      if (tensor.dtype !== manifest.dtype || rowShape.length !== manifest.inputShape.length || rowShape.some((d, i) => d !== manifest.inputShape[i])) {
+      if (tensor.dtype !== manifest.dtype || !sameShape(rowShape, manifest.inputShape)) {
         const reason = `input ${tensor.dtype}[${tensor.shape.join(', ')}] does not match ${manifest.model}:${manifest.version}, which takes ${manifest.dtype}[${manifest.inputShape.join(', ')}]`;
         endWithError(span, reason);
         refuse(d, request, reason);

@@ -10,6 +10,11 @@ export interface Tensor {
   data: Uint8Array;
 }
 
+/** Whether two shapes have the same dimensions, in order. */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 /** An FP32 tensor's values as a Float32Array: a view when its bytes are 4-byte aligned in memory, else one copy. */
 export function float32View(tensor: Pick<Tensor, 'data'>): Float32Array {
   const { data } = tensor;

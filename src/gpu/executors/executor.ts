@@ -4,7 +4,7 @@
  * The manifest's `executor` field picks the implementation.
  */
 import { ConfigError } from '../../domain/errors.js';
-import { DTYPE_BYTES, type ModelManifest, type Tensor } from '../../domain/events/index.js';
+import { DTYPE_BYTES, sameShape, type ModelManifest, type Tensor } from '../../domain/events/index.js';
 import { TensorMismatchError } from '../errors.js';
 
 export interface ExecutionTimings {
@@ -39,7 +39,7 @@ export function checkBatch(manifest: ModelManifest, input: Tensor): number {
   if (batch === undefined || !Number.isInteger(batch) || batch < 1) {
     throw new TensorMismatchError(`${where}: batch shape [${input.shape.join(', ')}] has no positive first dimension`);
   }
-  if (rest.length !== manifest.inputShape.length || rest.some((d, i) => d !== manifest.inputShape[i])) {
+  if (!sameShape(rest, manifest.inputShape)) {
     throw new TensorMismatchError(`${where} takes [N, ${manifest.inputShape.join(', ')}], batch is [${input.shape.join(', ')}]`);
   }
   if (batch > manifest.maxBatchSize) throw new TensorMismatchError(`${where}: batch of ${batch} exceeds maxBatchSize ${manifest.maxBatchSize}`);
