@@ -101,19 +101,19 @@ export async function createClient(config: Config, logger: Logger, options: Clie
   const pending = new Map<string, Pending>();
   const finished = new Set<string>();
   const stats: ClientStats = { sent: 0, completed: 0, duplicates: 0 };
+  // A request whose time is up has left its line already: it is answered, not settled.
   const timeouts = new TimeoutLines<Pending>(
     (w) => pending.get(w.requestId) === w,
-    (w) => {
-      pending.delete(w.requestId);
-      w.signal?.removeEventListener('abort', w.onAbort!);
-      if (w.span) endWithError(w.span, `no answer within ${w.timeoutMs} ms`);
-      w.reject(new RequestTimeoutError(w.requestId, w.timeoutMs));
-    },
+    (w) => answer(w, new RequestTimeoutError(w.requestId, w.timeoutMs)),
   );
-  /** Answers a waiting request (a result, or the error it ends with) and stops watching it. */
+  /** Answers a waiting request before its time (a result, or the error it ends with). */
   function settle(w: Pending, outcome: InferOutput | Error): void {
-    pending.delete(w.requestId);
     timeouts.settled(w);
+    answer(w, outcome);
+  }
+  /** Answers a waiting request and stops watching it. */
+  function answer(w: Pending, outcome: InferOutput | Error): void {
+    pending.delete(w.requestId);
     if (w.onAbort) w.signal?.removeEventListener('abort', w.onAbort);
     if (outcome instanceof Error) {
       if (w.span) endWithError(w.span, outcome);
