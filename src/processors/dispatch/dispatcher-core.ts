@@ -19,7 +19,7 @@
  * core.admit({ ref: 'inference.requests:0:7', request, held: undefined });
  */
 import { Subject, type SchedulerLike } from 'rxjs';
-import type { AnomalyAlert, GpuSample, Heartbeat, InferenceRequest, ModelManifest, SchedulerEvent, WorkerReport } from '../../domain/events/index.js';
+import type { AnomalyAlert, GpuSample, Heartbeat, InferenceRequest, ModelManifest, RequestRejected, SchedulerEvent, WorkerReport } from '../../domain/events/index.js';
 import { batchRequests, type BatcherOutput, type BatcherSourceInput } from '../batching/batch-operator.js';
 import { createBatcher } from '../batching/batcher.js';
 import type { QueuePolicy } from '../batching/queue-policy.js';
@@ -163,6 +163,13 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
     }
   }
 
+  /** A RequestRejected decision, already published: the request fails, is answered with the reason, and is done. */
+  function carryOutRejection(event: RequestRejected): void {
+    outcome(event.requestId, event.inputs[0] ?? 'rejected', true, event.atMs);
+    reject(event.requestId, event.reason);
+    finish(event.requestId);
+  }
+
   const finishBatch = (batchId: string): void => {
     for (const id of openBatches.get(batchId)?.ids ?? []) finish(id);
   };
@@ -177,9 +184,7 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
   function onBatcherOutput(out: BatcherOutput): void {
     if (out.type === 'RequestRejected') {
       effects.decided(out.event);
-      outcome(out.event.requestId, out.event.inputs[0] ?? 'rejected', true, out.event.atMs);
-      reject(out.event.requestId, out.event.reason);
-      finish(out.event.requestId);
+      carryOutRejection(out.event);
       return;
     }
     const formed = options.batchIdSuffix ? { ...out.event, batchId: `${out.event.batchId}${options.batchIdSuffix}` } : out.event;
@@ -227,9 +232,7 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
         finishBatch(event.batchId);
         break;
       case 'RequestRejected':
-        outcome(event.requestId, event.inputs[0] ?? 'rejected', true, event.atMs);
-        reject(event.requestId, event.reason);
-        finish(event.requestId);
+        carryOutRejection(event);
         break;
       case 'WorkerJoined': {
         const slots = Math.max(1, lastCapacity.get(event.workerId) ?? 1);
@@ -284,10 +287,9 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
           const batch = openBatches.get(r.batchId);
           batch?.ids.forEach((id, i) => {
             if (!held.has(id)) return;
-            effects.decided({ type: 'RequestRejected', atMs: clock.now(), inputs: [input.ref], requestId: id, model: r.model, tenant: batch.tenants[i]!, reason: r.reason });
-            outcome(id, input.ref, true, r.timestampMs);
-            reject(id, r.reason);
-            finish(id);
+            const rejected: RequestRejected = { type: 'RequestRejected', atMs: clock.now(), inputs: [input.ref], requestId: id, model: r.model, tenant: batch.tenants[i]!, reason: r.reason };
+            effects.decided(rejected);
+            carryOutRejection(rejected);
           });
           applyScheduler({ type: 'BatchCompleted', inputRef: input.ref, batchId: r.batchId, workerId: r.workerId, workerEpoch: r.workerEpoch, serviceTimeUs: 0 });
         }
