@@ -2,7 +2,10 @@
  * e2e: the live pipeline on loopback against the real broker, against what a user would otherwise
  * write: a bare kafkajs relay with the same Kafka hops (client → topic → stage → topic → stage →
  * topic → client), passing the same request bytes through without looking at them.
- *   - throughput: N requests sent as fast as the client can, until the last answer;
+ *   - throughput: N requests sent as fast as the client can, until the last answer; three bursts
+ *     per side, interleaved (relay, gpuflow, relay, …) with both pipelines up, and the best of each
+ *     side kept: on a shared machine the fastest burst is the least disturbed one, and interleaving
+ *     gives both sides the same machine;
  *   - latency: a fixed rate for a fixed time; p50 and p99 per request;
  * The GPU is taken out of both (gpuflow's workers run simulated devices that answer at once), so what
  * is compared is the control plane's own cost. Also: SLO attainment per class on a fixed bursty trace
@@ -71,11 +74,13 @@ async function startRelay(kafka: Kafka, run: string): Promise<{ topics: [string,
   };
 }
 
-/** A relay client: sends request bytes to the first topic, times each answer on the last. */
+/**
+ * A relay client: sends request bytes to the first topic, times each answer on the last. A send
+ * resolves when its answer arrives (the first one: a redelivery is not an answer).
+ */
 async function relayClient(kafka: Kafka, topics: [string, string, string], run: string) {
   const producer = await createProducer(kafka);
-  const sentAt = new Map<string, number>();
-  const latencies = new Map<string, number>();
+  const waiting = new Map<string, { sentAt: number; answered(ms: number): void }>();
   const consumer = kafka.consumer({ groupId: `e2e-relay-client-${run}`, maxWaitTimeInMs: 100 });
   await consumer.connect();
   await consumer.subscribe({ topic: topics[2], fromBeginning: true });
@@ -83,17 +88,20 @@ async function relayClient(kafka: Kafka, topics: [string, string, string], run: 
     partitionsConsumedConcurrently: 6,
     eachMessage: async ({ message }) => {
       const id = message.key!.toString();
-      const t = sentAt.get(id);
-      if (t !== undefined && !latencies.has(id)) latencies.set(id, performance.now() - t);
+      const w = waiting.get(id);
+      if (w === undefined) return;
+      waiting.delete(id);
+      w.answered(performance.now() - w.sentAt);
     },
   });
   await sleep(3000); // group join
   return {
-    send(id: string, value: Buffer): void {
-      sentAt.set(id, performance.now());
+    /** Resolves with the request's latency in ms. */
+    send(id: string, value: Buffer): Promise<number> {
+      const answer = new Promise<number>((answered) => waiting.set(id, { sentAt: performance.now(), answered }));
       void producer.send(topics[0], [{ key: id, value }]);
+      return answer;
     },
-    latencies,
     async stop() {
       await consumer.disconnect();
       await producer.disconnect();
@@ -101,14 +109,27 @@ async function relayClient(kafka: Kafka, topics: [string, string, string], run: 
   };
 }
 
-async function paced(count: number, ratePerSec: number, send: (i: number) => void): Promise<void> {
+/** Sends `count` at a fixed rate; resolves when every answer is in, with the latencies (ms). */
+async function paced(count: number, ratePerSec: number, send: () => Promise<number>): Promise<number[]> {
   const start = performance.now();
+  const answers: Promise<number>[] = [];
   for (let i = 0; i < count; i++) {
     const due = (i * 1000) / ratePerSec - (performance.now() - start);
     if (due > 1) await sleep(due);
-    send(i);
+    answers.push(send());
   }
+  return Promise.all(answers);
 }
+
+/** Requests per second of one burst: every request sent at once, timed until the last answer. */
+async function burstRate(count: number, send: (i: number) => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: count }, (_, i) => send(i)));
+  return count / ((performance.now() - t0) / 1000);
+}
+
+/** Bursts per side in the throughput row (interleaved; the best of each side is kept). */
+const BURSTS = 3;
 
 /** Requests each side answers before it is timed. */
 const WARMUP = 20;
@@ -134,25 +155,14 @@ export async function run(args: string[]): Promise<BenchRow[]> {
       submittedAtMs: Date.now(), replyTo: 'inference.results', traceparent: '', tensor: encodeTensor(tensor),
     });
 
-  // Baseline first, on a quiet broker.
+  // Both pipelines up at once: the relay, and a dispatcher with two workers on simulated devices
+  // that answer at once. Each answers a few requests before it is timed: connections, group joins
+  // and caches (the registry's schema lookups) are warm, so a thousand concurrent first sends do
+  // not each fetch them.
   const relay = await startRelay(kafka, run);
   const rc = await relayClient(kafka, relay.topics, run);
   const payload = await requestBytes('relay');
-  // Each side answers a few requests before it is timed: connections, group joins and caches (the
-  // registry's schema lookups) are warm, so a thousand concurrent first sends do not each fetch them.
-  for (let i = 0; i < WARMUP; i++) rc.send(`warmup-${i}`, payload);
-  while ([...rc.latencies.keys()].filter((k) => k.startsWith('warmup-')).length < WARMUP) await sleep(20);
-  let t0 = performance.now();
-  for (let i = 0; i < burst; i++) rc.send(`burst-${i}`, payload);
-  while ([...rc.latencies.keys()].filter((k) => k.startsWith('burst-')).length < burst) await sleep(20);
-  const relayThroughput = burst / ((performance.now() - t0) / 1000);
-  await paced(rate * seconds, rate, (i) => rc.send(`paced-${i}`, payload));
-  while ([...rc.latencies.keys()].filter((k) => k.startsWith('paced-')).length < rate * seconds) await sleep(20);
-  const relayLat = [...rc.latencies].filter(([k]) => k.startsWith('paced-')).map(([, v]) => v);
-  await rc.stop();
-  await relay.stop();
-
-  // gpuflow: a dispatcher and two workers on simulated devices that answer at once.
+  await Promise.all(Array.from({ length: WARMUP }, (_, i) => rc.send(`warmup-${i}`, payload)));
   const startWorkers = async (instant: boolean, tag: string): Promise<WorkerHandle[]> =>
     Promise.all(
       [1, 2].map((i) => {
@@ -174,17 +184,25 @@ export async function run(args: string[]): Promise<BenchRow[]> {
   let workers = await startWorkers(true, 'instant');
   await joined;
   const client: GpuflowClient = await createClient(config, logger);
-  await Promise.all(Array.from({ length: WARMUP }, () => client.infer({ model: DEMO_MANIFEST.model, tenant: 'acme', sloClass: 'batch', deadlineMs: 600_000, tensor })));
-  t0 = performance.now();
-  await Promise.all(Array.from({ length: burst }, () => client.infer({ model: DEMO_MANIFEST.model, tenant: 'acme', sloClass: 'batch', deadlineMs: 600_000, tensor })));
-  const oursThroughput = burst / ((performance.now() - t0) / 1000);
-  const oursLat: number[] = [];
-  const pending: Promise<unknown>[] = [];
-  await paced(rate * seconds, rate, () => {
-    const sent = performance.now();
-    pending.push(client.infer({ model: DEMO_MANIFEST.model, tenant: 'acme', sloClass: 'batch', deadlineMs: 600_000, tensor }).then(() => oursLat.push(performance.now() - sent)));
+  const infer = (): Promise<unknown> => client.infer({ model: DEMO_MANIFEST.model, tenant: 'acme', sloClass: 'batch', deadlineMs: 600_000, tensor });
+  await Promise.all(Array.from({ length: WARMUP }, infer));
+
+  const relayBursts: number[] = [];
+  const oursBursts: number[] = [];
+  for (let b = 0; b < BURSTS; b++) {
+    relayBursts.push(await burstRate(burst, (i) => rc.send(`burst-${b}-${i}`, payload)));
+    oursBursts.push(await burstRate(burst, infer));
+  }
+  const relayThroughput = Math.max(...relayBursts);
+  const oursThroughput = Math.max(...oursBursts);
+  let sent = 0;
+  const relayLat = await paced(rate * seconds, rate, () => rc.send(`paced-${sent++}`, payload));
+  const oursLat = await paced(rate * seconds, rate, () => {
+    const t0 = performance.now();
+    return client.infer({ model: DEMO_MANIFEST.model, tenant: 'acme', sloClass: 'batch', deadlineMs: 600_000, tensor }).then(() => performance.now() - t0);
   });
-  await Promise.all(pending);
+  await rc.stop();
+  await relay.stop();
   const meanBatch = dispatcher.stats.batchSizes.reduce((a, b) => a + b, 0) / Math.max(1, dispatcher.stats.batchSizes.length);
   await Promise.all(workers.map((w) => w.stop()));
   await dispatcher.stop();
@@ -211,7 +229,8 @@ export async function run(args: string[]): Promise<BenchRow[]> {
   return [
     row({
       name: 'throughput', unit: 'requests/s', ours: Math.round(oursThroughput), baseline: { name: 'bare kafkajs relay, same hops', value: Math.round(relayThroughput) },
-      higherIsBetter: true, headline: true, params: { ...params, target: 'ratio >= 0.5' }, extra: { meanBatchSize: Number(meanBatch.toFixed(1)) },
+      higherIsBetter: true, headline: true, params: { ...params, bursts: BURSTS, target: 'ratio >= 0.5' },
+      extra: { meanBatchSize: Number(meanBatch.toFixed(1)), oursBursts: oursBursts.map(Math.round), relayBursts: relayBursts.map(Math.round) },
     }),
     row({
       name: 'latency-p99', unit: 'ms', ours: p(oursLat, 0.99), baseline: { name: 'bare kafkajs relay, same hops', value: p(relayLat, 0.99) },

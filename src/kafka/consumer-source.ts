@@ -37,8 +37,11 @@ export interface Delivery<T> {
 export interface ConsumeOptions<T> {
   groupId: string;
   topics: string[];
-  /** Decodes one message; its position is given for events whose meaning depends on it (a compacted topic's newest). */
-  decode: (value: Buffer, topic: string, position: { partition: number; offset: string }) => Promise<T>;
+  /**
+   * Decodes one message; its position is given for events whose meaning depends on it (a compacted
+   * topic's newest). A value, or a promise of one where decoding must wait (a schema to fetch).
+   */
+  decode: (value: Buffer, topic: string, position: { partition: number; offset: string }) => T | Promise<T>;
   deadLetters: DeadLetterSink;
   logger: Logger;
   fromBeginning?: boolean;
@@ -240,9 +243,12 @@ function runConsumer<T>(kafka: Kafka, options: ConsumeOptions<T>, subscriber: Su
       // messages handled here when the loop leaves, however it leaves: once per fetched batch
       // rather than once per message.
       let handled: string | null = null;
+      // A seek or a rebalance can only happen while this loop awaits, so staleness is asked again
+      // only after an await (kafkajs builds a key string for each ask).
+      let stale = isStale();
       try {
         for (const message of batch.messages) {
-          if (!isRunning() || isStale() || stopped) return;
+          if (stale || stopped || !isRunning()) return;
           if (inFlight >= maxInFlight) {
             paused.add(`${batch.topic}:${batch.partition}`);
             pause();
@@ -254,7 +260,11 @@ function runConsumer<T>(kafka: Kafka, options: ConsumeOptions<T>, subscriber: Su
           let value: T;
           try {
             if (!message.value) throw new Error('empty message value');
-            value = await decode(message.value, batch.topic, { partition: batch.partition, offset: message.offset });
+            const decoded = decode(message.value, batch.topic, { partition: batch.partition, offset: message.offset });
+            if (decoded instanceof Promise) {
+              value = await decoded;
+              stale = isStale();
+            } else value = decoded;
           } catch (error) {
             await deadLetters.send({
               sourceTopic: batch.topic,
@@ -269,6 +279,7 @@ function runConsumer<T>(kafka: Kafka, options: ConsumeOptions<T>, subscriber: Su
             logger.warn('consumer.dead_lettered', { topic: batch.topic, partition: batch.partition, offset: message.offset, reason: describeError(error) });
             tracker.ack(offset);
             handled = message.offset;
+            stale = isStale();
             continue;
           }
           inFlight++;
@@ -291,6 +302,7 @@ function runConsumer<T>(kafka: Kafka, options: ConsumeOptions<T>, subscriber: Su
           if (++sinceHeartbeat === 64) {
             sinceHeartbeat = 0;
             await heartbeat();
+            stale = isStale();
           }
         }
       } finally {

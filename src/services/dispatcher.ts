@@ -616,7 +616,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
 
   const ends = new Map<string, Map<number, string>>();
   if (options.startAtEnd) for (const t of [TOPICS.requests, TOPICS.reports]) ends.set(t, await endOffsets(kafka, t));
-  const source = <T>(topic: string, codec: { decode(b: Buffer): Promise<T> }, extra: { fromBeginning?: boolean; maxInFlight?: number } = {}): ConsumerSource<T> =>
+  const source = <T>(topic: string, codec: { decode(b: Buffer): T | Promise<T> }, extra: { fromBeginning?: boolean; maxInFlight?: number } = {}): ConsumerSource<T> =>
     consume<T>(kafka, {
       groupId: `${options.groupId}.${topic}`, topics: [topic], decode: (b) => codec.decode(b), deadLetters, logger: log,
       startAt: (t, p) => ends.get(t)?.get(p), sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000, ...extra,
@@ -634,7 +634,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
   // reports are the partitioned work, in one group whose assigner keeps partition p of both topics
   // together; a new group starts at the topics' end when `startAtEnd`, at their beginning
   // otherwise, and after that at its committed offsets.
-  const whole = <T>(topic: string, codec: { decode(b: Buffer): Promise<T> }, fromBeginning = false): ConsumerSource<T> =>
+  const whole = <T>(topic: string, codec: { decode(b: Buffer): T | Promise<T> }, fromBeginning = false): ConsumerSource<T> =>
     scaleOut
       ? consume<T>(kafka, { groupId: `${options.groupId}.${topic}.${instanceTag}`, topics: [topic], decode: (b) => codec.decode(b), deadLetters, logger: log, sessionTimeoutMs: options.sessionTimeoutMs ?? 10_000, fromBeginning })
       : source(topic, codec);

@@ -69,7 +69,7 @@ const BATCH_SCAN_WINDOW_MS = 120_000;
 export const partitionedGroupOf = (groupId: string): string => `${groupId}.partitioned`;
 
 interface Decoder<T> {
-  decode(b: Buffer): Promise<T>;
+  decode(b: Buffer): T | Promise<T>;
 }
 
 export interface OwnershipDeps {

@@ -13,7 +13,11 @@ import { decodeBatch, encodeBatch } from './batch-codec.js';
 export interface TopicCodec<T> {
   topic: string;
   encode(value: T): Promise<Buffer>;
-  decode(bytes: Buffer): Promise<T>;
+  /**
+   * Synchronous for the codec's own schema and for batches (the hot path: no promise per message);
+   * a promise only when another schema version must be fetched first. `await` takes either.
+   */
+  decode(bytes: Buffer): T | Promise<T>;
 }
 
 export const subjectOf = (topic: string): string => `${topic}-value`;
@@ -29,16 +33,18 @@ export async function avroCodec<N extends AvroEventName>(registry: RegistryClien
   return {
     topic,
     encode: async (value) => own.encode(mapping.toAvro(value)),
-    async decode(bytes) {
+    decode(bytes) {
       const schemaId = registry.schemaIdOf(bytes);
       if (schemaId === id) return mapping.fromAvro(own.decode(bytes));
-      if (!accepted.has(schemaId)) {
-        // Another version of the same record (an older producer) is fine; another record is not.
-        const found = await registry.schemaName(schemaId);
-        if (found !== fullName) throw new DecodeError(`schema id ${schemaId} is ${found || 'unknown'}, expected ${fullName} on ${topic}`);
-        accepted.add(schemaId);
-      }
-      return mapping.fromAvro(await registry.decode(bytes));
+      return (async () => {
+        if (!accepted.has(schemaId)) {
+          // Another version of the same record (an older producer) is fine; another record is not.
+          const found = await registry.schemaName(schemaId);
+          if (found !== fullName) throw new DecodeError(`schema id ${schemaId} is ${found || 'unknown'}, expected ${fullName} on ${topic}`);
+          accepted.add(schemaId);
+        }
+        return mapping.fromAvro(await registry.decode(bytes));
+      })();
     },
   };
 }
@@ -67,7 +73,7 @@ export const batchCodec = (topic: string): TopicCodec<Batch> => ({
     const bytes = encodeBatch(batch);
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   },
-  decode: async (bytes) => decodeBatch(bytes),
+  decode: (bytes) => decodeBatch(bytes),
 });
 
 /** Registers every Avro subject the declarations name; returns subject → id. */
