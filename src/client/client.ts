@@ -181,7 +181,7 @@ export async function createClient(config: Config, logger: Logger, options: Clie
 
   /** Encodes one request and produces it, with its trace context in the headers (with tracing on). */
   async function send(requestId: string, now: number, input: InferInput, span: Span | null, spanContext: Context | null): Promise<void> {
-    const value = await requests.encode({
+    const value = requests.encode({
       requestId,
       model: input.model,
       modelVersion: input.modelVersion ?? '',

@@ -21,7 +21,7 @@ export function createDeadLetterSink(producer: EventProducer, codecFor: (dlqTopi
       await producer.send(topic, [
         {
           key: entry.key ? Buffer.from(entry.key) : null,
-          value: await codec.encode(entry),
+          value: codec.encode(entry),
           headers: { 'gpuflow-dlq-reason': entry.reason, 'gpuflow-source': `${entry.sourceTopic}:${entry.partition}:${entry.offset}` },
         },
       ]);

@@ -47,9 +47,9 @@ export async function startDetector(kafka: Kafka, registry: RegistryClient, logg
         next: (alert) => {
           alerts.push(alert);
           log.info('detector.alert', { deviceUuid: alert.deviceUuid, state: alert.state, reason: alert.reason, timeToOomMs: alert.predictedTimeToOomMs });
-          void anomalies
-            .encode(alert)
-            .then((value) => producer.send('gpu.anomalies', [{ key: alert.deviceUuid, value }]))
+          // Encoded inside the promise: a value the schema refuses is logged, not thrown into the stream.
+          void Promise.resolve()
+            .then(() => producer.send('gpu.anomalies', [{ key: alert.deviceUuid, value: anomalies.encode(alert) }]))
             .catch((error: unknown) => log.error('detector.publish_failed', { error: describeError(error) }));
         },
         error: (error: unknown) => log.error('detector.failed', { error: describeError(error) }),

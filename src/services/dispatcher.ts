@@ -215,7 +215,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
   }
 
   function sendDecision(event: SchedulerEvent): void {
-    const onBroker = later('decision', async () => ({ topic: TOPICS.decisions, messages: [{ key: 'model' in event ? event.model : event.workerId, value: await codecs.decisions.encode(event) }] }));
+    const onBroker = later('decision', async () => ({ topic: TOPICS.decisions, messages: [{ key: 'model' in event ? event.model : event.workerId, value: codecs.decisions.encode(event) }] }));
     if (options.scaleOut && event.type === 'BatchAssigned') assignedOnLog.set(event.batchId, onBroker);
   }
 
@@ -246,7 +246,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       const route = await routeOf(request);
       const out: Outgoing[] = [];
       for (const topic of route.topics) {
-        const value = await (await resultCodec(topic)).encode(result);
+        const value = (await resultCodec(topic)).encode(result);
         out.push({ topic, messages: [{ key: request.tenant, value }] });
         const letter = undeliverableResult(route, request.tenant, value, result.completedAtMs);
         if (letter) {
@@ -254,7 +254,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
           deadLetters.send(letter).catch((error: unknown) => log.error('dispatcher.dead_letter_failed', { requestId: request.requestId, error: describeError(error) }));
         }
       }
-      if (decision && 'model' in decision) out.push({ topic: TOPICS.decisions, messages: [{ key: decision.model, value: await codecs.decisions.encode(decision) }] });
+      if (decision && 'model' in decision) out.push({ topic: TOPICS.decisions, messages: [{ key: decision.model, value: codecs.decisions.encode(decision) }] });
       return out;
     });
     answering.set(request.requestId, onBroker);
@@ -352,7 +352,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     const live = manifests.get(event.model);
     if (!live || live.canaryVersion !== event.canaryVersion || !live.canaryWeightPercent) return;
     const rolledBack: ModelManifest = { ...live, canaryWeightPercent: 0 };
-    void later('rollback', async () => ({ topic: TOPICS.manifests, messages: [{ key: live.model, value: await codecs.manifests.encode(rolledBack) }] }));
+    void later('rollback', async () => ({ topic: TOPICS.manifests, messages: [{ key: live.model, value: codecs.manifests.encode(rolledBack) }] }));
     log.info('dispatcher.rollback_kept', { model: live.model, canaryVersion: event.canaryVersion });
   }
 
@@ -385,7 +385,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     const headers = traceHeaders(trace.setSpan(ROOT_CONTEXT, span));
     const send = (): Promise<void> => later('batch', async () => {
       try {
-        const value = await codecs.batches.encode({
+        const value = codecs.batches.encode({
           batchId, model: first.request.model, modelVersion: batch?.modelVersion ?? first.request.modelVersion, workerId, workerEpoch, deviceUuid, formedAtMs: Date.now(),
           members: batchMembersOut, dtype: first.row.dtype, shape: [members.length, ...rowShape], data,
         });
@@ -486,7 +486,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
   function deadLetter(d: Delivery<InferenceRequest>, reason: string): void {
     log.warn('dispatcher.dead_lettered', { topic: d.topic, partition: d.partition, offset: d.offset, reason });
     void (async () => {
-      const value = await codecs.requests.encode(d.value);
+      const value = codecs.requests.encode(d.value);
       await deadLetters.send({ sourceTopic: d.topic, partition: d.partition, offset: d.offset, reason, errorClass: 'ValidationError', key: d.key, value, timestampMs: d.timestampMs });
     })()
       .catch((error: unknown) => log.error('dispatcher.dead_letter_failed', { offset: d.offset, error: describeError(error) }))

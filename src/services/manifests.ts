@@ -11,14 +11,14 @@ export const MANIFESTS_TOPIC = 'models.manifests';
 
 export async function publishManifest(producer: EventProducer, registry: RegistryClient, manifest: ModelManifest): Promise<void> {
   const codec = await avroCodec(registry, 'models.manifests', 'model-manifest');
-  await producer.send('models.manifests', [{ key: manifest.model, value: await codec.encode(manifest) }]);
+  await producer.send('models.manifests', [{ key: manifest.model, value: codec.encode(manifest) }]);
 }
 
 /** Publishes several manifests in one send, each keyed by its model. */
 export async function publishManifests(producer: EventProducer, registry: RegistryClient, manifests: readonly ModelManifest[]): Promise<void> {
   if (manifests.length === 0) return;
   const codec = await avroCodec(registry, MANIFESTS_TOPIC, 'model-manifest');
-  await producer.send(MANIFESTS_TOPIC, await Promise.all(manifests.map(async (m) => ({ key: m.model, value: await codec.encode(m) }))));
+  await producer.send(MANIFESTS_TOPIC, manifests.map((m) => ({ key: m.model, value: codec.encode(m) })));
 }
 
 /** A live manifest and where it sits on the topic. */

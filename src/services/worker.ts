@@ -127,7 +127,7 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
   );
 
   async function report(r: WorkerReport): Promise<void> {
-    await producer.send(TOPICS.reports, [{ key: r.model, value: await reports.encode(r) }]);
+    await producer.send(TOPICS.reports, [{ key: r.model, value: reports.encode(r) }]);
   }
 
   async function run(batch: Batch, d: Delivery<unknown>): Promise<void> {
@@ -215,7 +215,7 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
         };
         for (const topic of route.topics) {
           // Encoded at once (the row's buffer is reused for the next member).
-          const value = await codecs.get(topic)!.encode(answer);
+          const value = codecs.get(topic)!.encode(answer);
           const list = byTopic.get(topic) ?? [];
           list.push({ key: m.tenant, value, ...(headers ? { headers } : {}) });
           byTopic.set(topic, list);
@@ -295,14 +295,14 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
       devices: devices.map(({ uuid, index, name, memTotalBytes, pciBusId }) => ({ uuid, index, name, memTotalBytes, pciBusId, simulated })),
       loadedModels: host.loadedModelNames(), inFlightBatches: running, capacity,
     };
-    await producer.send(TOPICS.heartbeats, [{ key: options.workerId, value: await heartbeats.encode(hb) }]);
+    await producer.send(TOPICS.heartbeats, [{ key: options.workerId, value: heartbeats.encode(hb) }]);
   }
   await beat();
   const samples = await avroCodec(registry, 'gpu.telemetry', 'gpu-sample');
   const stopSampler =
     options.telemetryMs > 0
       ? startSampler(options.inventory, { intervalMs: options.telemetryMs }, (round) => {
-          void (async () => producer.send('gpu.telemetry', await Promise.all(round.samples.map(async (x) => ({ key: x.deviceUuid, value: await samples.encode(x) })))))().catch(
+          void (async () => producer.send('gpu.telemetry', round.samples.map((x) => ({ key: x.deviceUuid, value: samples.encode(x) }))))().catch(
             (error: unknown) => log.warn('worker.telemetry_failed', { error: describeError(error) }),
           );
         })

@@ -93,7 +93,7 @@ const framed = (schemaId: number, body: Uint8Array): Buffer => {
 /** The fixed corpus: one or more cases of each kind, `run` making keys and ids unique to this run. */
 export async function corpus(run: string, framing: Framing): Promise<BadCase[]> {
   const id = (n: string): string => `${run}-${n}`;
-  const envelope = (n: string, overrides: Partial<InferenceRequest>): Promise<Buffer> => framing.requests.encode(request(id(n), framing, overrides));
+  const envelope = (n: string, overrides: Partial<InferenceRequest>): Buffer => framing.requests.encode(request(id(n), framing, overrides));
   const valid = await envelope('template', {});
   const heartbeat = await framing.heartbeats.encode({
     workerId: 'not-a-request', epoch: 1, node: 'n', timestampMs: Date.now(), devices: [], loadedModels: [], inFlightBatches: 0, capacity: 1,

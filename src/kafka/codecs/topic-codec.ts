@@ -12,7 +12,8 @@ import { decodeBatch, encodeBatch } from './batch-codec.js';
 
 export interface TopicCodec<T> {
   topic: string;
-  encode(value: T): Promise<Buffer>;
+  /** Synchronous: the schema is registered when the codec is made, so nothing is left to wait for. */
+  encode(value: T): Buffer;
   /**
    * Synchronous for the codec's own schema and for batches (the hot path: no promise per message);
    * a promise only when another schema version must be fetched first. `await` takes either.
@@ -32,7 +33,7 @@ export async function avroCodec<N extends AvroEventName>(registry: RegistryClien
   const own = await registry.framedCodec(id);
   return {
     topic,
-    encode: async (value) => own.encode(mapping.toAvro(value)),
+    encode: (value) => own.encode(mapping.toAvro(value)),
     decode(bytes) {
       const schemaId = registry.schemaIdOf(bytes);
       if (schemaId === id) return mapping.fromAvro(own.decode(bytes));
@@ -69,7 +70,7 @@ export function codecsByTopic<N extends AvroEventName>(registry: RegistryClient,
 
 export const batchCodec = (topic: string): TopicCodec<Batch> => ({
   topic,
-  encode: async (batch) => {
+  encode: (batch) => {
     const bytes = encodeBatch(batch);
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   },
