@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ScanDeviceIndex } from '../../../bench/lib/scheduling-naive.js';
-import { HeapDeviceIndex } from '../../../src/processors/scheduling/placement.js';
+import { HeapDeviceIndex, type DeviceKey } from '../../../src/processors/scheduling/placement.js';
 import { RequestIndex } from '../../../src/processors/scheduling/request-index.js';
 import { SlotHeap } from '../../../src/processors/scheduling/slot-heap.js';
 import type { DeviceEntry } from '../../../src/processors/scheduling/view.js';
@@ -53,6 +53,16 @@ describe('SlotHeap', () => {
 });
 
 const GiB = 2 ** 30;
+
+/** One key per uuid, as the state keeps one record per device (shared by the heap and the scan). */
+function deviceKeys(): (uuid: string) => DeviceKey {
+  const keys = new Map<string, DeviceKey>();
+  return (uuid) => {
+    let key = keys.get(uuid);
+    if (key === undefined) keys.set(uuid, (key = { uuid, slot: -1 }));
+    return key;
+  };
+}
 type Update = { device: number; eligible: boolean; work: number; roomGiB: number; models: number };
 const MODEL_SETS = [[], ['a'], ['b'], ['a', 'b'], ['c', 'a']] as const;
 
@@ -78,6 +88,7 @@ describe('HeapDeviceIndex', () => {
       fc.property(fc.array(fc.tuple(fc.array(update, { maxLength: 60 }), query), { maxLength: 30 }), (rounds) => {
         const heap = new HeapDeviceIndex();
         const scan = new ScanDeviceIndex();
+        const key = deviceKeys();
         const models = MODEL_SETS.map((m) => [...m]);
         for (const [updates, q] of rounds) {
           for (const u of updates as Update[]) {
@@ -86,8 +97,8 @@ describe('HeapDeviceIndex', () => {
             const entry: DeviceEntry | null = u.eligible
               ? { uuid, workerId: `w${u.device % 7}`, outstandingUs: u.work, availableBytes: u.roomGiB * GiB, loadedModels: models[u.models] as string[] }
               : null;
-            heap.update(uuid, entry);
-            scan.update(uuid, entry);
+            heap.update(key(uuid), entry);
+            scan.update(key(uuid), entry);
           }
           const skip = (uuid: string): boolean => q.skipMod > 0 && Number(uuid.split('-')[2]) % 4 === q.skipMod;
           const ours = heap.best(q.model, q.needGiB * GiB, skip, q.coldUs);
@@ -109,30 +120,34 @@ describe('HeapDeviceIndex', () => {
   it('gives up parked slots once they outnumber the eligible devices, and still answers like a scan', () => {
     const heap = new HeapDeviceIndex();
     const scan = new ScanDeviceIndex();
+    const key = deviceKeys();
     const entry = (i: number, work: number): DeviceEntry => ({ uuid: `d${i}`, workerId: 'w', outstandingUs: work, availableBytes: GiB, loadedModels: ['m'] });
     for (let i = 0; i < 500; i++) {
-      heap.update(`d${i}`, entry(i, i % 3));
-      scan.update(`d${i}`, entry(i, i % 3));
+      heap.update(key(`d${i}`), entry(i, i % 3));
+      scan.update(key(`d${i}`), entry(i, i % 3));
     }
     for (let i = 0; i < 480; i++) {
-      heap.update(`d${i}`, null);
-      scan.update(`d${i}`, null);
+      heap.update(key(`d${i}`), null);
+      scan.update(key(`d${i}`), null);
     }
     for (let i = 1000; i < 1100; i++) {
-      heap.update(`d${i}`, entry(i, 0));
-      scan.update(`d${i}`, entry(i, 0));
+      heap.update(key(`d${i}`), entry(i, 0));
+      scan.update(key(`d${i}`), entry(i, 0));
     }
     const none = (): boolean => false;
     expect(heap.best('m', GiB, none)).toEqual(scan.best('m', GiB, none));
     expect(heap.best('m', GiB, none).any?.uuid).toBe('d1000');
+    // A given-up slot is handed back through its key, so the key cannot reach a reused slot.
+    expect(key('d0').slot).toBe(-1);
+    expect(key('d1000').slot).toBeGreaterThanOrEqual(0);
     // Devices whose slots were given up come back; the newcomers keep theirs.
     for (let i = 0; i < 100; i++) {
-      heap.update(`d${i}`, entry(i, i % 2));
-      scan.update(`d${i}`, entry(i, i % 2));
+      heap.update(key(`d${i}`), entry(i, i % 2));
+      scan.update(key(`d${i}`), entry(i, i % 2));
     }
     for (let i = 1000; i < 1100; i += 7) {
-      heap.update(`d${i}`, entry(i, 1 + (i % 3)));
-      scan.update(`d${i}`, entry(i, 1 + (i % 3)));
+      heap.update(key(`d${i}`), entry(i, 1 + (i % 3)));
+      scan.update(key(`d${i}`), entry(i, 1 + (i % 3)));
     }
     const seen = new Set<string>();
     for (let k = 0; k < 120; k++) {
@@ -145,6 +160,7 @@ describe('HeapDeviceIndex', () => {
   });
   it('ranks devices joining many at once (merged) and one by one alike: equal work goes in uuid order', () => {
     const heap = new HeapDeviceIndex();
+    const key = deviceKeys();
     const entry = (uuid: string): DeviceEntry => ({ uuid, workerId: 'w', outstandingUs: 0, availableBytes: GiB, loadedModels: ['m'] });
     // A fixed shuffle of 1000 names, then a few alone, then another crowd between them.
     const names = Array.from({ length: 1000 }, (_, i) => `d${(i * 617) % 1000}`);
@@ -152,7 +168,7 @@ describe('HeapDeviceIndex', () => {
     const all: string[] = [];
     const none = (): boolean => false;
     for (const round of rounds) {
-      for (const uuid of round) heap.update(uuid, entry(uuid));
+      for (const uuid of round) heap.update(key(uuid), entry(uuid));
       all.push(...round);
       heap.best('m', GiB, none);
     }
