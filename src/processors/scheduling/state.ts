@@ -1,4 +1,5 @@
 import { ValidationError } from '../../domain/errors.js';
+import { insertAt, removeAt } from './arrays.js';
 import { DeviceTable, plainRow, type DeviceCell } from './device-table.js';
 import { IndexedHeap } from './indexed-heap.js';
 import { pendingCompare } from './pending-order.js';
@@ -149,10 +150,10 @@ export class SchedulerState implements SchedulerView {
   writeWorkerBatch(worker: WorkerRecord, batchId: string, sign: 1 | -1): void {
     const list = worker.batchIds;
     const open = list.length < worker.slots;
-    if (sign > 0) list.splice(sortedIndex(list, batchId), 0, batchId);
+    if (sign > 0) insertAt(list, sortedIndex(list, batchId), batchId);
     else {
       const at = list.indexOf(batchId);
-      if (at >= 0) list.splice(at, 1);
+      if (at >= 0) removeAt(list, at);
     }
     // Only a worker reaching or leaving its slot limit changes its devices' eligibility.
     if (open !== list.length < worker.slots) this.reindexAll(worker.deviceUuids);
@@ -203,8 +204,8 @@ export class SchedulerState implements SchedulerView {
   private queueChanged(before: QueuedBatch | undefined, after: QueuedBatch | undefined): void {
     // The row leaving is the very object in the queue: a short queue is searched by identity,
     // which spares comparing batches member by member.
-    if (before) this.queue.splice(this.queue.length <= 16 ? this.queue.indexOf(before) : this.position(before), 1);
-    if (after) this.queue.splice(this.position(after), 0, after);
+    if (before) removeAt(this.queue, this.queue.length <= 16 ? this.queue.indexOf(before) : this.position(before));
+    if (after) insertAt(this.queue, this.position(after), after);
   }
 
   /** Where a batch is, or would go, in the queue (binary search on the total order). */
