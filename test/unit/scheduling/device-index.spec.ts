@@ -4,6 +4,7 @@ import { ScanDeviceIndex } from '../../../bench/lib/scheduling-naive.js';
 import { HeapDeviceIndex, type DeviceKey } from '../../../src/processors/scheduling/placement.js';
 import { RequestIndex } from '../../../src/processors/scheduling/request-index.js';
 import { SlotHeap } from '../../../src/processors/scheduling/slot-heap.js';
+import type { BatchMemberRef } from '../../../src/processors/scheduling/records.js';
 import type { DeviceEntry } from '../../../src/processors/scheduling/view.js';
 
 describe('SlotHeap', () => {
@@ -190,15 +191,78 @@ describe('RequestIndex', () => {
     const members = (ids: string[]) => ids.map((requestId) => ({ requestId, tenant: 't', sloClass: 'batch', deadlineMs: 0 }));
     index.hold('b1', members(['r1', 'r2']));
     index.hold('b2', members(['r3']));
-    index.release('b2', members(['r3']));
+    index.release('b2');
     expect(index.batchOf('r3')).toBeUndefined();
     expect(index.batchOf('r1')).toBe('b1');
     index.drop('r1');
     expect(index.batchOf('r1')).toBeUndefined();
     expect(index.batchOf('r2')).toBe('b1');
-    index.release('b1', members(['r2']));
+    index.release('b1');
     expect(index.batchOf('r2')).toBeUndefined();
     index.hold('b1', members(['r2']));
     expect(index.batchOf('r2')).toBe('b1');
+  });
+
+  it('answers like a plain request → batch map through holds, requeues with fewer members, drops and lookups', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('hold', 'hold', 'release', 'requeue', 'ask', 'ask', 'drop'), fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 6 })), { maxLength: 300 }),
+        (ops) => {
+          const held = new Map<string, BatchMemberRef[]>();
+          const plain = new Map<string, string>();
+          const index = new RequestIndex();
+          const member = (requestId: string): BatchMemberRef => ({ requestId, tenant: 't', sloClass: 'batch', deadlineMs: 0 });
+          let next = 0;
+          for (const [op, b, k] of ops) {
+            const batchId = `b${b}`;
+            const list = held.get(batchId);
+            if (op === 'hold' && list === undefined) {
+              const fresh = Array.from({ length: k + 1 }, () => member(`r${next++}`));
+              held.set(batchId, fresh);
+              for (const m of fresh) plain.set(m.requestId, batchId);
+              index.hold(batchId, fresh);
+            } else if ((op === 'release' || op === 'requeue') && list !== undefined) {
+              held.delete(batchId);
+              for (const m of list) plain.delete(m.requestId);
+              index.release(batchId);
+              if (op === 'requeue') {
+                // Held again under the same id, keeping only some of its members.
+                const kept = list.filter((_, i) => i % (k + 1) !== 0);
+                held.set(batchId, kept);
+                for (const m of kept) plain.set(m.requestId, batchId);
+                index.hold(batchId, kept);
+              }
+            } else if (op === 'ask' || op === 'drop') {
+              const requestId = `r${Math.max(0, next - 1 - 2 * b)}`;
+              expect(index.batchOf(requestId)).toBe(plain.get(requestId));
+              const owner = plain.get(requestId);
+              if (op === 'drop' && owner !== undefined) {
+                index.drop(requestId);
+                plain.delete(requestId);
+                held.set(owner, held.get(owner)!.filter((m) => m.requestId !== requestId));
+              }
+            }
+          }
+          for (let r = 0; r < next; r++) expect(index.batchOf(`r${r}`)).toBe(plain.get(`r${r}`));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps answering exactly while its filter grows with many requests held', () => {
+    const index = new RequestIndex();
+    const member = (requestId: string): BatchMemberRef => ({ requestId, tenant: 't', sloClass: 'batch', deadlineMs: 0 });
+    for (let b = 0; b < 6000; b++) {
+      index.hold(`b${b}`, [member(`r${b}a`), member(`r${b}b`)]);
+      // A lookup per batch indexes it at once: the first 3,000 batches stay (6,000 requests, past
+      // the first filter's load), then nine in ten leave again.
+      expect(index.batchOf(`x${b}`)).toBeUndefined();
+      if (b >= 3000 && b % 10 !== 0) index.release(`b${b}`);
+    }
+    const kept = (b: number): boolean => b < 3000 || b % 10 === 0;
+    for (let b = 0; b < 6000; b++) expect(index.batchOf(`r${b}b`)).toBe(kept(b) ? `b${b}` : undefined);
+    for (let b = 0; b < 6000; b++) if (kept(b)) index.release(`b${b}`);
+    for (let b = 0; b < 6000; b += 7) expect(index.batchOf(`r${b}a`)).toBeUndefined();
   });
 });
