@@ -17,6 +17,11 @@ import { ScanDeviceIndex } from './lib/scheduling-naive.js';
 import { BENCH_SCHEDULER_CONFIG, recordRun, type RecordedRun } from './lib/scheduling-workload.js';
 import { row, type BenchRow } from './result.js';
 
+/** Interleaved runs per side of the decisions row; each side's time is its best run. */
+const DECIDE_RUNS = 9;
+/** Folds of the recorded facts per size for the replay row; its time is the best fold. */
+const REPLAY_RUNS = 15;
+
 function flag(args: string[], name: string, fallback: string): string {
   const hit = args.find((a) => a.startsWith(`--${name}=`));
   return hit ? hit.slice(name.length + 3) : fallback;
@@ -68,12 +73,13 @@ export async function run(args: string[]): Promise<BenchRow[]> {
   for (const devices of sizes) {
     const recorded = recordRun(devices, batches);
     const decisions = recorded.facts.filter(isDecision).length;
-    // Interleaved, best of five each: this machine is shared, so the fastest of five runs is
-    // the one least disturbed by other work (with three, the ratio moved by 2x between runs).
+    // Interleaved, best of nine each: this machine is shared, so the fastest run is the one
+    // least disturbed by other work (with three, the ratio moved by 2x between runs; with five,
+    // from 7x to 15x at 4096 devices while another job ran beside it).
     decideAll(recorded); // warm-up
     let naive = decideAll(recorded, () => new ScanDeviceIndex());
     let ours = decideAll(recorded);
-    for (let rep = 1; rep < 5; rep++) {
+    for (let rep = 1; rep < DECIDE_RUNS; rep++) {
       const naiveAgain = decideAll(recorded, () => new ScanDeviceIndex());
       const oursAgain = decideAll(recorded);
       if (naiveAgain.ms < naive.ms) naive = naiveAgain;
@@ -130,17 +136,18 @@ export async function run(args: string[]): Promise<BenchRow[]> {
     );
 
     // Replay: fold every recorded fact into a fresh state, as a rebuild from the log does (best
-    // of five: a fold at 64 devices takes tens of milliseconds).
+    // of fifteen: a fold takes tens of milliseconds, so one is at the mercy of other work).
     const scheduler = createScheduler({ config: BENCH_SCHEDULER_CONFIG });
     let best = Infinity;
-    let snapshotBytes = 0;
-    for (let rep = 0; rep < 5; rep++) {
+    let folded = scheduler.initialState();
+    for (let rep = 0; rep < REPLAY_RUNS; rep++) {
       let state = scheduler.initialState();
       const t0 = performance.now();
       for (const fact of recorded.facts) state = scheduler.evolve(state, fact);
       best = Math.min(best, performance.now() - t0);
-      snapshotBytes = JSON.stringify(snapshot(state)).length;
+      folded = state;
     }
+    const snapshotBytes = JSON.stringify(snapshot(folded)).length;
     replays.push(
       row({
         name: `scheduler-replay-${devices}-devices`,

@@ -1,4 +1,4 @@
-import type { DeviceIndex } from '../../src/processors/scheduling/placement.js';
+import type { DeviceIndex, DeviceKey } from '../../src/processors/scheduling/placement.js';
 import { entryLess, type DeviceEntry, type IndexCandidates } from '../../src/processors/scheduling/view.js';
 
 /**
@@ -9,9 +9,9 @@ import { entryLess, type DeviceEntry, type IndexCandidates } from '../../src/pro
 export class ScanDeviceIndex implements DeviceIndex {
   private readonly entries = new Map<string, DeviceEntry>();
 
-  update(uuid: string, entry: DeviceEntry | null): void {
-    if (entry) this.entries.set(uuid, entry);
-    else this.entries.delete(uuid);
+  update(device: DeviceKey, entry: DeviceEntry | null): void {
+    if (entry) this.entries.set(device.uuid, entry);
+    else this.entries.delete(device.uuid);
   }
 
   best(model: string, needBytes: number, skip: (uuid: string) => boolean): IndexCandidates {

@@ -1,3 +1,4 @@
+import { byCodeUnits, sortSmall } from './arrays.js';
 import type { SchedulerConfig } from './config.js';
 import type { ObservedDevice, SchedulerFact, WorkerObserved } from './facts.js';
 import type { DeviceRecord, InFlightBatch, QueuedBatch, WorkerRecord } from './records.js';
@@ -16,7 +17,7 @@ export function applyFact(view: SchedulerView, fact: SchedulerFact, config: Sche
         epoch: fact.workerEpoch,
         node: '',
         lastSeenMs: fact.atMs,
-        deviceUuids: [...fact.deviceUuids].sort(),
+        deviceUuids: sortSmall([...fact.deviceUuids], byCodeUnits),
         loadedModels: [],
         slots: 0,
         batchIds: [],
@@ -145,7 +146,7 @@ function sameDevices(uuids: readonly string[], devices: readonly ObservedDevice[
 
 /** `list` sorted, or `current` itself when that holds the same items. */
 function sortedOrSame(current: string[], list: string[]): string[] {
-  list.sort();
+  sortSmall(list, byCodeUnits);
   return sameList(current, list) ? current : list;
 }
 

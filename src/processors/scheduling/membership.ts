@@ -1,4 +1,5 @@
 import type { Heartbeat } from '../../domain/events/telemetry.js';
+import { byCodeUnits, sortSmall } from './arrays.js';
 import type { Decision } from './decision.js';
 import type { WorkerRecord } from './records.js';
 import { normaliseTopology, type TopologyLink } from './topology.js';
@@ -55,7 +56,7 @@ export function onHeartbeat(d: Decision, heartbeat: Heartbeat, topology: readonl
       atMs: d.now, inputs: d.inputs,
       workerId,
       workerEpoch: epoch,
-      deviceUuids: heartbeat.devices.map((dev) => dev.uuid).sort(),
+      deviceUuids: sortSmall(heartbeat.devices.map((dev) => dev.uuid), byCodeUnits),
     });
   }
   d.emit({
@@ -64,10 +65,11 @@ export function onHeartbeat(d: Decision, heartbeat: Heartbeat, topology: readonl
     workerId,
     workerEpoch: epoch,
     node: heartbeat.node,
-    devices: heartbeat.devices
-      .map((dev) => ({ uuid: dev.uuid, index: dev.index, memTotalBytes: dev.memTotalBytes }))
-      .sort((a, b) => (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0)),
-    loadedModels: [...heartbeat.loadedModels].sort(),
+    devices: sortSmall(
+      heartbeat.devices.map((dev) => ({ uuid: dev.uuid, index: dev.index, memTotalBytes: dev.memTotalBytes })),
+      (a, b) => byCodeUnits(a.uuid, b.uuid),
+    ),
+    loadedModels: sortSmall([...heartbeat.loadedModels], byCodeUnits),
     slots: Math.max(0, heartbeat.inFlightBatches + heartbeat.capacity),
     topology: normaliseTopology(topology),
   });

@@ -5,11 +5,21 @@ import { pairRank, type WorkerTopology } from './topology.js';
 import { deviceEntry, entryLess, type DeviceEntry, type IndexCandidates, type SchedulerView } from './view.js';
 
 /**
+ * How the state names a device to its index: one object per device for the state's life (its
+ * DeviceCell), with a slot field the index may use to find its own entry without a lookup by
+ * uuid (-1 until the index sets it). Only the index writes `slot`.
+ */
+export interface DeviceKey {
+  readonly uuid: string;
+  slot: number;
+}
+
+/**
  * Where eligible devices are kept for placement. The state tells it of every change to a
  * device's eligibility, work or room; placement asks it for the best device with enough room.
  */
 export interface DeviceIndex {
-  update(uuid: string, entry: DeviceEntry | null): void;
+  update(device: DeviceKey, entry: DeviceEntry | null): void;
   /**
    * With `coldUs`, `any` may be left out when `loaded` was found with less outstanding work
    * than a cold load: no device without the model can then cost less, and none with it is
@@ -39,8 +49,9 @@ export interface DeviceIndex {
  * their order; the per-model heaps read the current work and move at once.
  */
 export class HeapDeviceIndex implements DeviceIndex {
-  private readonly slotOf = new Map<string, number>();
   private readonly free: number[] = [];
+  /** The key holding each slot (its `slot` field names the slot back), and its uuid. */
+  private readonly keys: Array<DeviceKey | null> = [];
   private readonly uuids: string[] = [];
   private readonly entries: Array<DeviceEntry | null> = [];
   private readonly models: Array<readonly string[]> = [];
@@ -80,14 +91,14 @@ export class HeapDeviceIndex implements DeviceIndex {
   private readonly byRoom = new SlotHeap(this.heapRoom, true);
   private readonly byModel = new Map<string, SlotHeap>();
 
-  update(uuid: string, entry: DeviceEntry | null): void {
-    let slot = this.slotOf.get(uuid);
+  update(device: DeviceKey, entry: DeviceEntry | null): void {
+    let slot = device.slot;
     if (entry === null) {
-      if (slot !== undefined && this.entries[slot] !== null) this.park(slot);
+      if (slot >= 0 && this.entries[slot] !== null) this.park(slot);
       return;
     }
-    if (slot === undefined) {
-      slot = this.allocate(uuid);
+    if (slot < 0) {
+      slot = this.allocate(device);
       this.joiningFlag[slot] = 1;
       this.joining.push(slot);
     }
@@ -193,9 +204,11 @@ export class HeapDeviceIndex implements DeviceIndex {
     }
   }
 
-  private allocate(uuid: string): number {
+  private allocate(device: DeviceKey): number {
+    const uuid = device.uuid;
     const slot = this.free.pop() ?? this.uuids.length;
     if (slot === this.uuids.length) {
+      this.keys.push(device);
       this.uuids.push(uuid);
       this.entries.push(null);
       this.models.push(NO_MODELS);
@@ -211,9 +224,10 @@ export class HeapDeviceIndex implements DeviceIndex {
         this.joiningFlag = grownFlags(this.joiningFlag, length);
       }
     } else {
+      this.keys[slot] = device;
       this.uuids[slot] = uuid;
     }
-    this.slotOf.set(uuid, slot);
+    device.slot = slot;
     return slot;
   }
 
@@ -298,13 +312,14 @@ export class HeapDeviceIndex implements DeviceIndex {
     this.modelHeaps[slot] = [];
     this.entries[slot] = null;
     this.active -= 1;
-    if (this.slotOf.size - this.active <= Math.max(64, this.active)) return;
+    if (this.uuids.length - this.free.length - this.active <= Math.max(64, this.active)) return;
     if (this.joining.length > 0) this.settle();
     let kept = 0;
     for (const s of this.byUuid) {
       if (this.entries[s] !== null) this.byUuid[kept++] = s;
       else {
-        this.slotOf.delete(this.uuids[s]!);
+        this.keys[s]!.slot = -1;
+        this.keys[s] = null;
         this.free.push(s);
       }
     }

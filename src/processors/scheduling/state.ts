@@ -1,4 +1,6 @@
 import { ValidationError } from '../../domain/errors.js';
+import { insertAt, removeAt } from './arrays.js';
+import { DeviceTable, plainRow, type DeviceCell } from './device-table.js';
 import { IndexedHeap } from './indexed-heap.js';
 import { pendingCompare } from './pending-order.js';
 import { HeapDeviceIndex, type DeviceIndex } from './placement.js';
@@ -59,9 +61,11 @@ class WatchedTable<V> implements Table<V> {
  */
 export class SchedulerState implements SchedulerView {
   readonly workers: WatchedTable<WorkerRecord>;
-  readonly devices: WatchedTable<DeviceRecord>;
-  readonly oomAlerts: WatchedTable<true>;
-  readonly samples = new WatchedTable<DeviceSample>();
+  /** Device rows, latest samples and active alerts: one record per device (DeviceTable). */
+  readonly deviceTable: DeviceTable;
+  readonly devices: Table<DeviceRecord>;
+  readonly oomAlerts: Table<true>;
+  readonly samples: Table<DeviceSample>;
   readonly inFlight = new WatchedTable<InFlightBatch>();
   readonly pending: WatchedTable<QueuedBatch>;
   readonly requests = new RequestIndex();
@@ -74,36 +78,32 @@ export class SchedulerState implements SchedulerView {
   );
   private readonly queue: QueuedBatch[] = [];
   /**
-   * Devices whose eligibility, work or room changed since the index last saw them (the first
-   * `staleCount` entries, possibly repeated). The index catches up when placement asks it, not
-   * per fact: a replay that folds thousands of facts touches no heap, and a device changed by
-   * several facts between two queries moves once. A list, not a set: a fact costs one write,
-   * and the few repeats between two queries cost the index a comparison each.
+   * Devices whose eligibility, work or room changed since the index last saw them, each once
+   * (its record's `stale` flag). The index catches up when placement asks it, not per fact: a
+   * replay that folds thousands of facts touches no heap, and a device changed by several
+   * facts between two queries moves once.
    */
-  private readonly stale: string[] = [];
-  /**
-   * The device row a stale entry's write left (undefined: look it up). The last entry of a
-   * device is always current: a later write adds a later entry.
-   */
-  private readonly staleRows: Array<DeviceRecord | undefined> = [];
-  private staleCount = 0;
-  private staleLimit = 1024;
+  private readonly stale: DeviceCell[] = [];
   private sortedWorkerIds: string[] | null = null;
   private readonly modelWorkers = new Map<string, Set<string>>();
 
   constructor(readonly index: DeviceIndex = new HeapDeviceIndex()) {
     this.workers = new WatchedTable<WorkerRecord>({ changed: (id, before, after) => this.workerChanged(id, before, after) });
-    this.devices = new WatchedTable<DeviceRecord>({ touched: (uuid, row) => this.reindex(uuid, row) });
-    this.oomAlerts = new WatchedTable<true>({ touched: (uuid) => this.reindex(uuid) });
+    this.deviceTable = new DeviceTable((cell) => this.reindex(cell));
+    this.devices = this.deviceTable.rows;
+    this.oomAlerts = this.deviceTable.alerts;
+    this.samples = this.deviceTable.samples;
     this.pending = new WatchedTable<QueuedBatch>({ changed: (_, before, after) => this.queueChanged(before, after) });
   }
 
   searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean, coldUs?: number): IndexCandidates {
-    for (let i = 0; i < this.staleCount; i++) {
-      const uuid = this.stale[i] as string;
-      this.index.update(uuid, this.entryOf(uuid, this.staleRows[i]));
+    const stale = this.stale;
+    for (let i = 0; i < stale.length; i++) {
+      const cell = stale[i] as DeviceCell;
+      cell.stale = false;
+      this.index.update(cell, this.entryOf(cell));
     }
-    this.staleCount = 0;
+    stale.length = 0;
     return this.index.best(model, needBytes, skip, coldUs);
   }
 
@@ -143,46 +143,42 @@ export class SchedulerState implements SchedulerView {
     device.telemetryAtMs = telemetryAtMs;
     device.reservedBytes = reservedBytes;
     device.outstandingUs = outstandingUs;
-    this.reindex(device.uuid, device);
+    // Rows read from this state are its device records.
+    this.reindex(device as DeviceCell);
   }
 
   writeWorkerBatch(worker: WorkerRecord, batchId: string, sign: 1 | -1): void {
     const list = worker.batchIds;
     const open = list.length < worker.slots;
-    if (sign > 0) list.splice(sortedIndex(list, batchId), 0, batchId);
+    if (sign > 0) insertAt(list, sortedIndex(list, batchId), batchId);
     else {
       const at = list.indexOf(batchId);
-      if (at >= 0) list.splice(at, 1);
+      if (at >= 0) removeAt(list, at);
     }
     // Only a worker reaching or leaving its slot limit changes its devices' eligibility.
-    if (open !== list.length < worker.slots) for (const uuid of worker.deviceUuids) this.reindex(uuid);
+    if (open !== list.length < worker.slots) this.reindexAll(worker.deviceUuids);
   }
 
-  /** `deviceEntry` read straight from the rows, skipping the alert lookup when none is active. */
-  private entryOf(uuid: string, row: DeviceRecord | undefined): DeviceEntry | null {
-    const device = row ?? this.devices.rows.get(uuid);
-    if (device === undefined) return null;
-    const worker = this.workers.rows.get(device.workerId);
+  /** `deviceEntry` read straight from the device's record. */
+  private entryOf(cell: DeviceCell): DeviceEntry | null {
+    if (!cell.live || cell.oom) return null;
+    const worker = this.workers.rows.get(cell.workerId);
     if (worker === undefined || worker.batchIds.length >= worker.slots) return null;
-    if (this.oomAlerts.rows.size > 0 && this.oomAlerts.rows.has(uuid)) return null;
-    return entryOf(uuid, device, worker);
+    return entryOf(cell.uuid, cell, worker);
   }
 
-  private reindex(uuid: string, row?: DeviceRecord): void {
-    this.staleRows[this.staleCount] = row;
-    this.stale[this.staleCount++] = uuid;
-    // Facts folded with no query between (a replay): keep each device once, so the list stays
-    // bounded by the devices rather than the facts (amortised O(1) per fact).
-    if (this.staleCount >= this.staleLimit) {
-      const once = new Set(this.stale.slice(0, this.staleCount));
-      this.staleCount = 0;
-      for (const uuid of once) {
-        this.staleRows[this.staleCount] = undefined;
-        this.stale[this.staleCount++] = uuid;
-      }
-      this.stale.length = this.staleCount;
-      this.staleRows.length = this.staleCount;
-      this.staleLimit = 2 * (this.staleCount + this.devices.rows.size) + 1024;
+  private reindex(cell: DeviceCell): void {
+    if (cell.stale) return;
+    cell.stale = true;
+    this.stale.push(cell);
+  }
+
+  /** Marks a worker's devices stale (those with a record: a device never seen has nothing to index). */
+  private reindexAll(uuids: readonly string[]): void {
+    const cells = this.deviceTable.cells;
+    for (const uuid of uuids) {
+      const cell = cells.get(uuid);
+      if (cell !== undefined) this.reindex(cell);
     }
   }
 
@@ -201,15 +197,15 @@ export class SchedulerState implements SchedulerView {
       }
     }
     if (before && after && sameEligibility(before, after)) return;
-    for (const uuid of before?.deviceUuids ?? []) this.reindex(uuid);
-    if (after && after.deviceUuids !== before?.deviceUuids) for (const uuid of after.deviceUuids) this.reindex(uuid);
+    if (before) this.reindexAll(before.deviceUuids);
+    if (after && after.deviceUuids !== before?.deviceUuids) this.reindexAll(after.deviceUuids);
   }
 
   private queueChanged(before: QueuedBatch | undefined, after: QueuedBatch | undefined): void {
     // The row leaving is the very object in the queue: a short queue is searched by identity,
     // which spares comparing batches member by member.
-    if (before) this.queue.splice(this.queue.length <= 16 ? this.queue.indexOf(before) : this.position(before), 1);
-    if (after) this.queue.splice(this.position(after), 0, after);
+    if (before) removeAt(this.queue, this.queue.length <= 16 ? this.queue.indexOf(before) : this.position(before));
+    if (after) insertAt(this.queue, this.position(after), after);
   }
 
   /** Where a batch is, or would go, in the queue (binary search on the total order). */
@@ -246,13 +242,14 @@ function sortedRows<V>(table: WatchedTable<V>): V[] {
 }
 
 export function snapshot(state: SchedulerState): SchedulerSnapshot {
+  const cells = state.deviceTable.sorted();
   return {
     format: 'gpuflow.scheduler/1',
     // Worker and device rows change in place as the state evolves: the snapshot keeps copies.
     workers: sortedRows(state.workers).map((w) => ({ ...w, batchIds: [...w.batchIds] })),
-    devices: sortedRows(state.devices).map((d) => ({ ...d })),
-    oomAlerts: [...state.oomAlerts.rows.keys()].sort(),
-    samples: [...state.samples.rows.keys()].sort().map((k) => [k, state.samples.rows.get(k) as DeviceSample]),
+    devices: cells.filter((c) => c.live).map(plainRow),
+    oomAlerts: cells.filter((c) => c.oom).map((c) => c.uuid),
+    samples: cells.filter((c) => c.sample !== undefined).map((c) => [c.uuid, c.sample as DeviceSample]),
     inFlight: sortedRows(state.inFlight),
     pending: sortedRows(state.pending),
     fencedEpochs: [...state.fencedEpochs.rows.keys()].sort().map((k) => [k, state.fencedEpochs.rows.get(k) as number]),
@@ -274,7 +271,7 @@ export function restore(json: SchedulerSnapshot | string, index: DeviceIndex = n
   const state = new SchedulerState(index);
   // Copies of the worker and device rows, which the state will change in place.
   for (const w of data.workers) state.workers.set(w.workerId, { ...w, batchIds: [...w.batchIds] });
-  for (const d of data.devices) state.devices.set(d.uuid, { ...d });
+  for (const d of data.devices) state.devices.set(d.uuid, d);
   for (const uuid of data.oomAlerts) state.oomAlerts.set(uuid, true);
   for (const [uuid, sample] of data.samples) state.samples.set(uuid, sample);
   for (const b of data.inFlight) {

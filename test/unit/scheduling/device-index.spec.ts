@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ScanDeviceIndex } from '../../../bench/lib/scheduling-naive.js';
-import { HeapDeviceIndex } from '../../../src/processors/scheduling/placement.js';
+import { HeapDeviceIndex, type DeviceKey } from '../../../src/processors/scheduling/placement.js';
 import { RequestIndex } from '../../../src/processors/scheduling/request-index.js';
 import { SlotHeap } from '../../../src/processors/scheduling/slot-heap.js';
+import type { BatchMemberRef } from '../../../src/processors/scheduling/records.js';
 import type { DeviceEntry } from '../../../src/processors/scheduling/view.js';
 
 describe('SlotHeap', () => {
@@ -53,6 +54,16 @@ describe('SlotHeap', () => {
 });
 
 const GiB = 2 ** 30;
+
+/** One key per uuid, as the state keeps one record per device (shared by the heap and the scan). */
+function deviceKeys(): (uuid: string) => DeviceKey {
+  const keys = new Map<string, DeviceKey>();
+  return (uuid) => {
+    let key = keys.get(uuid);
+    if (key === undefined) keys.set(uuid, (key = { uuid, slot: -1 }));
+    return key;
+  };
+}
 type Update = { device: number; eligible: boolean; work: number; roomGiB: number; models: number };
 const MODEL_SETS = [[], ['a'], ['b'], ['a', 'b'], ['c', 'a']] as const;
 
@@ -78,6 +89,7 @@ describe('HeapDeviceIndex', () => {
       fc.property(fc.array(fc.tuple(fc.array(update, { maxLength: 60 }), query), { maxLength: 30 }), (rounds) => {
         const heap = new HeapDeviceIndex();
         const scan = new ScanDeviceIndex();
+        const key = deviceKeys();
         const models = MODEL_SETS.map((m) => [...m]);
         for (const [updates, q] of rounds) {
           for (const u of updates as Update[]) {
@@ -86,8 +98,8 @@ describe('HeapDeviceIndex', () => {
             const entry: DeviceEntry | null = u.eligible
               ? { uuid, workerId: `w${u.device % 7}`, outstandingUs: u.work, availableBytes: u.roomGiB * GiB, loadedModels: models[u.models] as string[] }
               : null;
-            heap.update(uuid, entry);
-            scan.update(uuid, entry);
+            heap.update(key(uuid), entry);
+            scan.update(key(uuid), entry);
           }
           const skip = (uuid: string): boolean => q.skipMod > 0 && Number(uuid.split('-')[2]) % 4 === q.skipMod;
           const ours = heap.best(q.model, q.needGiB * GiB, skip, q.coldUs);
@@ -109,30 +121,34 @@ describe('HeapDeviceIndex', () => {
   it('gives up parked slots once they outnumber the eligible devices, and still answers like a scan', () => {
     const heap = new HeapDeviceIndex();
     const scan = new ScanDeviceIndex();
+    const key = deviceKeys();
     const entry = (i: number, work: number): DeviceEntry => ({ uuid: `d${i}`, workerId: 'w', outstandingUs: work, availableBytes: GiB, loadedModels: ['m'] });
     for (let i = 0; i < 500; i++) {
-      heap.update(`d${i}`, entry(i, i % 3));
-      scan.update(`d${i}`, entry(i, i % 3));
+      heap.update(key(`d${i}`), entry(i, i % 3));
+      scan.update(key(`d${i}`), entry(i, i % 3));
     }
     for (let i = 0; i < 480; i++) {
-      heap.update(`d${i}`, null);
-      scan.update(`d${i}`, null);
+      heap.update(key(`d${i}`), null);
+      scan.update(key(`d${i}`), null);
     }
     for (let i = 1000; i < 1100; i++) {
-      heap.update(`d${i}`, entry(i, 0));
-      scan.update(`d${i}`, entry(i, 0));
+      heap.update(key(`d${i}`), entry(i, 0));
+      scan.update(key(`d${i}`), entry(i, 0));
     }
     const none = (): boolean => false;
     expect(heap.best('m', GiB, none)).toEqual(scan.best('m', GiB, none));
     expect(heap.best('m', GiB, none).any?.uuid).toBe('d1000');
+    // A given-up slot is handed back through its key, so the key cannot reach a reused slot.
+    expect(key('d0').slot).toBe(-1);
+    expect(key('d1000').slot).toBeGreaterThanOrEqual(0);
     // Devices whose slots were given up come back; the newcomers keep theirs.
     for (let i = 0; i < 100; i++) {
-      heap.update(`d${i}`, entry(i, i % 2));
-      scan.update(`d${i}`, entry(i, i % 2));
+      heap.update(key(`d${i}`), entry(i, i % 2));
+      scan.update(key(`d${i}`), entry(i, i % 2));
     }
     for (let i = 1000; i < 1100; i += 7) {
-      heap.update(`d${i}`, entry(i, 1 + (i % 3)));
-      scan.update(`d${i}`, entry(i, 1 + (i % 3)));
+      heap.update(key(`d${i}`), entry(i, 1 + (i % 3)));
+      scan.update(key(`d${i}`), entry(i, 1 + (i % 3)));
     }
     const seen = new Set<string>();
     for (let k = 0; k < 120; k++) {
@@ -145,6 +161,7 @@ describe('HeapDeviceIndex', () => {
   });
   it('ranks devices joining many at once (merged) and one by one alike: equal work goes in uuid order', () => {
     const heap = new HeapDeviceIndex();
+    const key = deviceKeys();
     const entry = (uuid: string): DeviceEntry => ({ uuid, workerId: 'w', outstandingUs: 0, availableBytes: GiB, loadedModels: ['m'] });
     // A fixed shuffle of 1000 names, then a few alone, then another crowd between them.
     const names = Array.from({ length: 1000 }, (_, i) => `d${(i * 617) % 1000}`);
@@ -152,7 +169,7 @@ describe('HeapDeviceIndex', () => {
     const all: string[] = [];
     const none = (): boolean => false;
     for (const round of rounds) {
-      for (const uuid of round) heap.update(uuid, entry(uuid));
+      for (const uuid of round) heap.update(key(uuid), entry(uuid));
       all.push(...round);
       heap.best('m', GiB, none);
     }
@@ -174,15 +191,78 @@ describe('RequestIndex', () => {
     const members = (ids: string[]) => ids.map((requestId) => ({ requestId, tenant: 't', sloClass: 'batch', deadlineMs: 0 }));
     index.hold('b1', members(['r1', 'r2']));
     index.hold('b2', members(['r3']));
-    index.release('b2', members(['r3']));
+    index.release('b2');
     expect(index.batchOf('r3')).toBeUndefined();
     expect(index.batchOf('r1')).toBe('b1');
     index.drop('r1');
     expect(index.batchOf('r1')).toBeUndefined();
     expect(index.batchOf('r2')).toBe('b1');
-    index.release('b1', members(['r2']));
+    index.release('b1');
     expect(index.batchOf('r2')).toBeUndefined();
     index.hold('b1', members(['r2']));
     expect(index.batchOf('r2')).toBe('b1');
+  });
+
+  it('answers like a plain request → batch map through holds, requeues with fewer members, drops and lookups', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('hold', 'hold', 'release', 'requeue', 'ask', 'ask', 'drop'), fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 6 })), { maxLength: 300 }),
+        (ops) => {
+          const held = new Map<string, BatchMemberRef[]>();
+          const plain = new Map<string, string>();
+          const index = new RequestIndex();
+          const member = (requestId: string): BatchMemberRef => ({ requestId, tenant: 't', sloClass: 'batch', deadlineMs: 0 });
+          let next = 0;
+          for (const [op, b, k] of ops) {
+            const batchId = `b${b}`;
+            const list = held.get(batchId);
+            if (op === 'hold' && list === undefined) {
+              const fresh = Array.from({ length: k + 1 }, () => member(`r${next++}`));
+              held.set(batchId, fresh);
+              for (const m of fresh) plain.set(m.requestId, batchId);
+              index.hold(batchId, fresh);
+            } else if ((op === 'release' || op === 'requeue') && list !== undefined) {
+              held.delete(batchId);
+              for (const m of list) plain.delete(m.requestId);
+              index.release(batchId);
+              if (op === 'requeue') {
+                // Held again under the same id, keeping only some of its members.
+                const kept = list.filter((_, i) => i % (k + 1) !== 0);
+                held.set(batchId, kept);
+                for (const m of kept) plain.set(m.requestId, batchId);
+                index.hold(batchId, kept);
+              }
+            } else if (op === 'ask' || op === 'drop') {
+              const requestId = `r${Math.max(0, next - 1 - 2 * b)}`;
+              expect(index.batchOf(requestId)).toBe(plain.get(requestId));
+              const owner = plain.get(requestId);
+              if (op === 'drop' && owner !== undefined) {
+                index.drop(requestId);
+                plain.delete(requestId);
+                held.set(owner, held.get(owner)!.filter((m) => m.requestId !== requestId));
+              }
+            }
+          }
+          for (let r = 0; r < next; r++) expect(index.batchOf(`r${r}`)).toBe(plain.get(`r${r}`));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps answering exactly while its filter grows with many requests held', () => {
+    const index = new RequestIndex();
+    const member = (requestId: string): BatchMemberRef => ({ requestId, tenant: 't', sloClass: 'batch', deadlineMs: 0 });
+    for (let b = 0; b < 6000; b++) {
+      index.hold(`b${b}`, [member(`r${b}a`), member(`r${b}b`)]);
+      // A lookup per batch indexes it at once: the first 3,000 batches stay (6,000 requests, past
+      // the first filter's load), then nine in ten leave again.
+      expect(index.batchOf(`x${b}`)).toBeUndefined();
+      if (b >= 3000 && b % 10 !== 0) index.release(`b${b}`);
+    }
+    const kept = (b: number): boolean => b < 3000 || b % 10 === 0;
+    for (let b = 0; b < 6000; b++) expect(index.batchOf(`r${b}b`)).toBe(kept(b) ? `b${b}` : undefined);
+    for (let b = 0; b < 6000; b++) if (kept(b)) index.release(`b${b}`);
+    for (let b = 0; b < 6000; b += 7) expect(index.batchOf(`r${b}a`)).toBeUndefined();
   });
 });
