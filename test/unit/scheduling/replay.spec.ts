@@ -11,13 +11,24 @@ import { command, drive } from './workload.js';
 
 const workloads = fc.array(command, { minLength: 10, maxLength: 160 });
 const json = (x: unknown): string => JSON.stringify(x);
+/** The scheduler the workloads are driven with (workload.ts). */
+const newScheduler = () => createScheduler({ config: { maxPlacementMisses: 4 } });
+
+/** A driven run cut at `cut` (modulo its inputs): the inputs before the cut decided afresh, and those after. */
+function cutRun(commands: Parameters<typeof drive>[0], cut: number) {
+  const run = drive(commands);
+  const scheduler = newScheduler();
+  const at = cut % (run.inputs.length + 1);
+  const before = decideAll(scheduler, scheduler.initialState(), run.inputs.slice(0, at));
+  return { run, scheduler, before, rest: run.inputs.slice(at) };
+}
 
 describe('replay', () => {
   it('folding the recorded facts with evolve rebuilds the same state', () => {
     fc.assert(
       fc.property(workloads, (commands) => {
         const run = drive(commands);
-        const scheduler = createScheduler({ config: { maxPlacementMisses: 4 } });
+        const scheduler = newScheduler();
         let state = scheduler.initialState();
         for (const fact of run.facts) state = scheduler.evolve(state, fact);
         expect(json(snapshot(state))).toBe(json(snapshot(run.state)));
@@ -30,7 +41,7 @@ describe('replay', () => {
     fc.assert(
       fc.property(workloads, (commands) => {
         const run = drive(commands);
-        const scheduler = createScheduler({ config: { maxPlacementMisses: 4 } });
+        const scheduler = newScheduler();
         const again = decideAll(scheduler, scheduler.initialState(), run.inputs).facts;
         expect(json(again.filter(isDecision))).toBe(json(run.facts.filter(isDecision)));
         expect(json(again)).toBe(json(run.facts));
@@ -42,11 +53,8 @@ describe('replay', () => {
   it('a state restored from a snapshot taken mid-run decides the rest exactly as the original', () => {
     fc.assert(
       fc.property(workloads, fc.nat(), (commands, cut) => {
-        const run = drive(commands);
-        const scheduler = createScheduler({ config: { maxPlacementMisses: 4 } });
-        const at = cut % (run.inputs.length + 1);
-        const before = decideAll(scheduler, scheduler.initialState(), run.inputs.slice(0, at));
-        const after = decideAll(scheduler, restore(json(snapshot(before.state))), run.inputs.slice(at)).facts;
+        const { run, scheduler, before, rest } = cutRun(commands, cut);
+        const after = decideAll(scheduler, restore(json(snapshot(before.state))), rest).facts;
         expect(json([...before.facts, ...after])).toBe(json(run.facts));
       }),
       { numRuns: 100 },
@@ -56,14 +64,11 @@ describe('replay', () => {
   it('a state folded from the facts of a run prefix decides the rest exactly as the original', () => {
     fc.assert(
       fc.property(workloads, fc.nat(), (commands, cut) => {
-        const run = drive(commands);
-        const scheduler = createScheduler({ config: { maxPlacementMisses: 4 } });
-        const at = cut % (run.inputs.length + 1);
-        const before = decideAll(scheduler, scheduler.initialState(), run.inputs.slice(0, at)).facts;
+        const { run, scheduler, before, rest } = cutRun(commands, cut);
         let state = scheduler.initialState();
-        for (const fact of before) state = scheduler.evolve(state, fact);
-        const after = decideAll(scheduler, state, run.inputs.slice(at)).facts;
-        expect(json([...before, ...after])).toBe(json(run.facts));
+        for (const fact of before.facts) state = scheduler.evolve(state, fact);
+        const after = decideAll(scheduler, state, rest).facts;
+        expect(json([...before.facts, ...after])).toBe(json(run.facts));
       }),
       { numRuns: 100 },
     );
@@ -109,17 +114,14 @@ describe('replay', () => {
   it('a snapshot, and a state restored from a snapshot object, stay apart from the states that go on', () => {
     fc.assert(
       fc.property(workloads, fc.nat(), (commands, cut) => {
-        const run = drive(commands);
-        const scheduler = createScheduler({ config: { maxPlacementMisses: 4 } });
-        const at = cut % (run.inputs.length + 1);
-        const before = decideAll(scheduler, scheduler.initialState(), run.inputs.slice(0, at));
+        const { run, scheduler, before, rest } = cutRun(commands, cut);
         const kept = snapshot(before.state);
         const text = json(kept);
         // The original goes on (its device rows and batch lists change in place) ...
-        decideAll(scheduler, before.state, run.inputs.slice(at));
+        decideAll(scheduler, before.state, rest);
         expect(json(kept)).toBe(text);
         // ... and so does a state restored from the kept object itself.
-        const after = decideAll(scheduler, restore(kept), run.inputs.slice(at)).facts;
+        const after = decideAll(scheduler, restore(kept), rest).facts;
         expect(json(kept)).toBe(text);
         expect(json([...before.facts, ...after])).toBe(json(run.facts));
       }),
@@ -131,7 +133,7 @@ describe('replay', () => {
     fc.assert(
       fc.property(workloads, (commands) => {
         const run = drive(commands.slice(0, -1));
-        const scheduler = createScheduler({ config: { maxPlacementMisses: 4 } });
+        const scheduler = newScheduler();
         const before = json(snapshot(run.state));
         const last = drive(commands).inputs.at(-1);
         if (last) scheduler.decide(run.state, last[1], last[0] + 1);
