@@ -67,7 +67,7 @@ export function createDispatchCore(options: DispatchCoreOptions): DispatchCore {
       clock.setTime(turn.atMs);
       if ('refused' in turn) {
         const { ref, request, reason } = turn.refused;
-        options.onDecision({ type: 'RequestRejected', atMs: turn.atMs, inputs: [ref], requestId: request.requestId, model: request.model, tenant: request.tenant, reason });
+        options.onDecision({ type: 'RequestRejected', atMs: turn.atMs, inputs: [ref], requestId: request.requestId, model: request.model, tenant: request.tenant, reason, leavesBatch: false });
         return;
       }
       const { input } = turn;

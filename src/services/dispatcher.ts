@@ -283,7 +283,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     const ref = refOf(d);
     const atMs = clock.now();
     journal.rejected(atMs, ref, reason);
-    publish({ type: 'RequestRejected', atMs, inputs: [ref], requestId: request.requestId, model: request.model, tenant: request.tenant, reason });
+    publish({ type: 'RequestRejected', atMs, inputs: [ref], requestId: request.requestId, model: request.model, tenant: request.tenant, reason, leavesBatch: false });
     // Not held by the core, so no `finished` follows: acked here, once the answer is on the broker.
     const answered = reject(request, reason);
     answering.delete(request.requestId);

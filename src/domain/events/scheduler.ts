@@ -51,6 +51,13 @@ export interface RequestRejected extends DecisionContext {
   model: string;
   tenant: string;
   reason: string;
+  /**
+   * Whether the rejection takes the request out of a batch the scheduler holds (queued or in
+   * flight). False when it never joined one: rejected by the batcher, by admission, or by the
+   * scheduler before its batch was queued. A fold then has nothing to look up. Events written
+   * before this field read as true (looked up, as they always were).
+   */
+  leavesBatch: boolean;
 }
 
 export interface WorkerJoined extends DecisionContext {

@@ -183,6 +183,8 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
         model: request.model,
         tenant: request.tenant,
         reason,
+        // The batcher's requests have not reached the scheduler.
+        leavesBatch: false,
         atMs: this.nowMs,
         inputs: [this.inputRef],
       };

@@ -287,7 +287,7 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
           const batch = openBatches.get(r.batchId);
           batch?.ids.forEach((id, i) => {
             if (!held.has(id)) return;
-            const rejected: RequestRejected = { type: 'RequestRejected', atMs: clock.now(), inputs: [input.ref], requestId: id, model: r.model, tenant: batch.tenants[i]!, reason: r.reason };
+            const rejected: RequestRejected = { type: 'RequestRejected', atMs: clock.now(), inputs: [input.ref], requestId: id, model: r.model, tenant: batch.tenants[i]!, reason: r.reason, leavesBatch: true };
             effects.decided(rejected);
             carryOutRejection(rejected);
           });

@@ -91,7 +91,8 @@ export function applyFact(view: SchedulerView, fact: SchedulerFact, config: Sche
       return;
     }
     case 'RequestRejected':
-      dropRequest(view, fact.requestId);
+      // One that never joined a batch here has nothing to leave: no lookup (admission rejects often).
+      if (fact.leavesBatch) dropRequest(view, fact.requestId);
       return;
     case 'BatchFormed':
     case 'ResultDiscarded':

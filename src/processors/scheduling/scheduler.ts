@@ -92,7 +92,7 @@ function onBatchReady(d: Decision, ready: ReadyBatch): void {
     const reason = deadlineMiss(m, earliest, d.now);
     if (reason) {
       if (admitted === ready.members) admitted = ready.members.slice(0, i);
-      d.emit({ type: 'RequestRejected', atMs: d.now, inputs: d.inputs, requestId: m.requestId, model: ready.model, tenant: m.tenant, reason });
+      d.emit({ type: 'RequestRejected', atMs: d.now, inputs: d.inputs, requestId: m.requestId, model: ready.model, tenant: m.tenant, reason, leavesBatch: false });
     } else if (admitted !== ready.members) admitted.push(m);
   }
   if (admitted.length === 0) return;
@@ -114,7 +114,7 @@ function rejectLate(d: Decision, batch: QueuedBatch): QueuedBatch | undefined {
   const earliest = earliestCompletionMs(d.view, d.config, batch.model, batch.members.length, d.now);
   for (const m of batch.members) {
     const reason = deadlineMiss(m, earliest, d.now);
-    if (reason) d.emit({ type: 'RequestRejected', atMs: d.now, inputs: d.inputs, requestId: m.requestId, model: batch.model, tenant: m.tenant, reason });
+    if (reason) d.emit({ type: 'RequestRejected', atMs: d.now, inputs: d.inputs, requestId: m.requestId, model: batch.model, tenant: m.tenant, reason, leavesBatch: true });
   }
   return d.view.pending.get(batch.batchId);
 }
@@ -155,6 +155,7 @@ function onFailed(d: Decision, input: BatchFailedReceived): void {
         model: flight.batch.model,
         tenant: m.tenant,
         reason: `batch ${input.batchId} failed ${attempt} of ${d.config.maxAttempts} attempts, last on ${input.workerId}: ${input.reason}`,
+        leavesBatch: true,
       });
     }
     return;

@@ -60,7 +60,7 @@ describe('partition ledger', () => {
     foldReport(l, refused(3, 'b1', 'w1', 1));
     expect(statusOf(l, 'r1')).toEqual({ batchId: 'b1', assigned: null });
     foldDecision(l, assigned(4, 'b1', 'w2', 1));
-    foldDecision(l, { type: 'RequestRejected', ...ctx(5), requestId: 'r3', model: 'm', tenant: 't', reason: 'late' });
+    foldDecision(l, { type: 'RequestRejected', ...ctx(5), requestId: 'r3', model: 'm', tenant: 't', reason: 'late', leavesBatch: true });
     foldDecision(l, { type: 'BatchRequeued', ...ctx(6), batchId: 'b1', model: 'm', requestIds: ['r1'], reason: 'evicted' });
     expect(statusOf(l, 'r1')).toEqual({ batchId: 'b1', assigned: null });
     expect(statusOf(l, 'r2')).toBe('unknown');
@@ -81,7 +81,7 @@ describe('partition ledger', () => {
     foldDecision(l, formed(4, 'b3', ['r2']));
     expect(l.batches.has('b1')).toBe(false);
     foldDecision(l, { type: 'BatchCompleted', ...ctx(10), batchId: 'b3', model: 'm', workerId: 'w1', workerEpoch: 1, serviceTimeUs: 1 });
-    foldDecision(l, { type: 'RequestRejected', ...ctx(100), requestId: 'r1', model: 'm', tenant: 't', reason: 'late' });
+    foldDecision(l, { type: 'RequestRejected', ...ctx(100), requestId: 'r1', model: 'm', tenant: 't', reason: 'late', leavesBatch: true });
     pruneFinished(l, 50);
     expect(statusOf(l, 'r2')).toBe('unknown');
     expect(statusOf(l, 'r1')).toBe('finished');
@@ -196,7 +196,7 @@ describe('partition ledger', () => {
           b.members = b.members.filter((m) => m !== r);
           if (b.members.length === 0) batches.delete(id);
           truth.set(r, 'finished');
-          items.push({ kind: 'decision', event: { type: 'RequestRejected', ...ctx(t), requestId: r, model: 'm', tenant: 't', reason: 'late' } });
+          items.push({ kind: 'decision', event: { type: 'RequestRejected', ...ctx(t), requestId: r, model: 'm', tenant: 't', reason: 'late', leavesBatch: true } });
           break;
         }
       }

@@ -29,6 +29,19 @@ describe('Avro event mappings (golden bytes)', () => {
     expect(AVRO_EVENTS['scheduler-event'].fromAvro(type.fromBuffer(bytes))).toEqual(goldenSchedulerEvent);
   });
 
+  it('reads a RequestRejected written before leavesBatch existed as leaving its batch (looked up, as then)', () => {
+    const current = JSON.parse(readAvroSchema('scheduler-event'));
+    const older = structuredClone(current);
+    const branch = older.fields[0].type.find((t: { name: string }) => t.name === 'RequestRejected');
+    branch.fields = branch.fields.filter((f: { name: string }) => f.name !== 'leavesBatch');
+    const writer = avro.Type.forSchema(older);
+    const reader = avro.Type.forSchema(current);
+    const { leavesBatch: _, ...written } = { type: 'RequestRejected' as const, atMs: 5, inputs: ['x'], requestId: 'r', model: 'm', tenant: 't', reason: 'late', leavesBatch: false };
+    const bytes = writer.toBuffer(AVRO_EVENTS['scheduler-event'].toAvro(written as never));
+    const read = AVRO_EVENTS['scheduler-event'].fromAvro(reader.fromBuffer(bytes, reader.createResolver(writer)));
+    expect(read).toEqual({ ...written, leavesBatch: true });
+  });
+
   it('maps manifest executors that Avro enum symbols cannot spell', () => {
     const type = avroType('model-manifest');
     const manifest = {

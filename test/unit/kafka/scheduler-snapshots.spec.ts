@@ -8,7 +8,7 @@ describe('scheduler.snapshots codec', () => {
   const ledger = createLedger();
   foldDecision(ledger, { type: 'BatchFormed', atMs: 10, inputs: ['x'], batchId: 'm@1#1~a.1', model: 'm', modelVersion: '1', requestIds: ['r1', 'r2'], reason: 'FULL' });
   foldDecision(ledger, { type: 'BatchAssigned', atMs: 11, inputs: ['x'], batchId: 'm@1#1~a.1', model: 'm', workerId: 'w', workerEpoch: 5, deviceUuid: 'GPU-1', reservedBytes: 64 });
-  foldDecision(ledger, { type: 'RequestRejected', atMs: 12, inputs: ['x'], requestId: 'r0', model: 'm', tenant: 't', reason: 'late' });
+  foldDecision(ledger, { type: 'RequestRejected', atMs: 12, inputs: ['x'], requestId: 'r0', model: 'm', tenant: 't', reason: 'late', leavesBatch: true });
   const snapshot: PartitionSnapshot = { version: 1, groupId: 'g', partition: 4, eventsOffset: '120', reportsOffset: '7', takenAtMs: 13, ledger: ledgerSnapshot(ledger) };
 
   it('round-trips a snapshot, and the ledger restored from it answers as the original', () => {
@@ -23,7 +23,7 @@ describe('scheduler.snapshots codec', () => {
 
   it('compresses request ids: a thousand answered requests take well under their JSON size', () => {
     const big = createLedger();
-    for (let i = 0; i < 1000; i++) foldDecision(big, { type: 'RequestRejected', atMs: i, inputs: [], requestId: `0b0c7113-84cd-4dab-9adf-${String(i).padStart(12, '0')}`, model: 'm', tenant: 't', reason: '' });
+    for (let i = 0; i < 1000; i++) foldDecision(big, { type: 'RequestRejected', atMs: i, inputs: [], requestId: `0b0c7113-84cd-4dab-9adf-${String(i).padStart(12, '0')}`, model: 'm', tenant: 't', reason: '', leavesBatch: true });
     const s: PartitionSnapshot = { ...snapshot, ledger: ledgerSnapshot(big) };
     expect(encodeSnapshot(s).byteLength).toBeLessThan(JSON.stringify(s).length / 3);
   });

@@ -45,7 +45,7 @@ export const batchFormed = (ids: number[], atMs = 1): ProjectedEvent => ({
 
 export const rejected = (i: number, atMs = 1): ProjectedEvent => ({
   kind: 'decision',
-  value: { type: 'RequestRejected', requestId: `r${i}`, model: 'm0', tenant: TENANTS[i % 2]!, reason: 'queue full', atMs, inputs: [] },
+  value: { type: 'RequestRejected', requestId: `r${i}`, model: 'm0', tenant: TENANTS[i % 2]!, reason: 'queue full', leavesBatch: false, atMs, inputs: [] },
 });
 
 export const evicted = (w: number, epoch: number): ProjectedEvent => ({

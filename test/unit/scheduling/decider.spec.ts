@@ -118,8 +118,8 @@ describe('results', () => {
       [20, failed('b1', 'w1')],
     ]);
     given(history).when(failed('b1', 'w1', 1, 'illegal memory access'), 30).then([
-      { type: 'RequestRejected', requestId: 'b1-r0', reason: expect.stringContaining('illegal memory access') },
-      { type: 'RequestRejected', requestId: 'b1-r1', reason: expect.stringContaining('failed 3 of 3') },
+      { type: 'RequestRejected', requestId: 'b1-r0', reason: expect.stringContaining('illegal memory access'), leavesBatch: true },
+      { type: 'RequestRejected', requestId: 'b1-r1', reason: expect.stringContaining('failed 3 of 3'), leavesBatch: true },
     ]);
   });
 });
@@ -247,7 +247,7 @@ describe('admission and deadlines', () => {
     given(history)
       .when(ready('b1', { members: [member('late', { deadlineMs: 1005 }), member('ok', { deadlineMs: 1010 })] }), 1000)
       .then([
-        { type: 'RequestRejected', requestId: 'late', tenant: 'acme', reason: expect.stringContaining('deadline cannot be met') },
+        { type: 'RequestRejected', requestId: 'late', tenant: 'acme', reason: expect.stringContaining('deadline cannot be met'), leavesBatch: false },
         { type: 'BatchAssigned', batchId: 'b1' },
       ]);
   });
@@ -256,7 +256,7 @@ describe('admission and deadlines', () => {
     const history = recorded([[0, heartbeat('w1', { models: [] })]]);
     given(history)
       .when(ready('b1', { model: 'new', members: [member('r', { deadlineMs: 1000 + 2000 })] }), 1000)
-      .then([{ type: 'RequestRejected', requestId: 'r', reason: expect.stringMatching(/earliest completion in 3006 ms/) }]);
+      .then([{ type: 'RequestRejected', requestId: 'r', reason: expect.stringMatching(/earliest completion in 3006 ms/), leavesBatch: false }]);
   });
 
   it('a waiting request whose deadline passes is rejected on a tick', () => {
@@ -267,7 +267,7 @@ describe('admission and deadlines', () => {
     ]);
     expect(history.filter(isDecision).map((e) => e.type)).toEqual(['WorkerJoined']);
     given(history).when(tick(), 90).then([]);
-    given(history).when(tick(), 95).then([{ type: 'RequestRejected', requestId: 'soon', reason: expect.stringContaining('deadline cannot be met') }]);
+    given(history).when(tick(), 95).then([{ type: 'RequestRejected', requestId: 'soon', reason: expect.stringContaining('deadline cannot be met'), leavesBatch: true }]);
   });
 
   it('waiting batches are placed by SLO class, then earliest deadline', () => {

@@ -7,7 +7,7 @@ const ctx = (atMs: number) => ({ atMs, inputs: [] as string[] });
 const decisions: SchedulerEvent[] = [
   { type: 'BatchFormed', batchId: 'b1', model: 'm', modelVersion: '1', requestIds: ['r1', 'r2'], reason: 'CAPACITY', ...ctx(10) },
   { type: 'BatchAssigned', batchId: 'b1', model: 'm', workerId: 'w', workerEpoch: 1, deviceUuid: 'g', reservedBytes: 0, ...ctx(12) },
-  { type: 'RequestRejected', requestId: 'r3', model: 'm', tenant: 'acme', reason: 'late', ...ctx(15) },
+  { type: 'RequestRejected', requestId: 'r3', model: 'm', tenant: 'acme', reason: 'late', leavesBatch: true, ...ctx(15) },
   { type: 'BatchCompleted', batchId: 'b1', model: 'm', workerId: 'w', workerEpoch: 1, serviceTimeUs: 20_000, ...ctx(50) },
 ];
 const reports: WorkerReport[] = [{ type: 'BatchDone', batchId: 'b1', model: 'm', modelVersion: '1', workerId: 'w', workerEpoch: 1, deviceUuid: 'g', batchSize: 2, serviceTimeUs: 20_000, transferUs: 0, computeUs: 0, timestampMs: 40 }];
