@@ -75,7 +75,10 @@ export function createRegistryClient(baseUrl: string): RegistryClient {
   return {
     async register(subject, schema, compatibility = 'BACKWARD') {
       const s = encodeURIComponent(subject);
-      const config = await call('PUT', `/config/${s}`, { compatibility });
+      let config = await call('PUT', `/config/${s}`, { compatibility });
+      // Registrations of a new subject from several processes at once race to create its rule; the
+      // ones that lose are told it exists (409), and setting it again updates it.
+      for (let retry = 0; config.status === 409 && retry < 3; retry++) config = await call('PUT', `/config/${s}`, { compatibility });
       if (config.status >= 300) throw new GpuflowError(`registry refused compatibility ${compatibility} for ${subject}: ${reasonOf(config.json)}`);
       const created = await call('POST', `/subjects/${s}/versions`, { schema });
       // The refusal's own words (Apicurio's compatibility check answers only a boolean).

@@ -79,6 +79,17 @@ describe('Kafka adapter against the real broker and registry', () => {
     expect((await registry.isCompatible(subject, breaking)).compatible).toBe(false);
   });
 
+  it('registers a new subject from many places at once: every one gets the same id', async () => {
+    // Processes start together and register the same subjects (a dead-letter topic's, say): the
+    // registry creates the subject's compatibility rule once and refuses the other creations.
+    for (let round = 0; round < 3; round++) {
+      const subject = `${uniqueName('it.race')}-value`;
+      const schema = JSON.stringify({ type: 'record', name: 'Race', namespace: 'io.gpuflow.test', fields: [{ name: 'a', type: 'string' }] });
+      const ids = await Promise.all(Array.from({ length: 8 }, () => registry.register(subject, schema)));
+      expect(new Set(ids).size).toBe(1);
+    }
+  });
+
   it('sends garbage to the dead-letter topic with the reason and keeps consuming', async () => {
     const topic = uniqueName('it.dlq');
     await createTestTopic(kafka, topic);
