@@ -1,3 +1,4 @@
+import { byCodeUnits } from './arrays.js';
 import type { DeviceKey } from './placement.js';
 import type { DeviceRecord, DeviceSample } from './records.js';
 import { deviceRow } from './rows.js';
@@ -55,7 +56,7 @@ export class DeviceTable {
 
   /** The records in uuid order. */
   sorted(): DeviceCell[] {
-    return [...this.cells.values()].sort((a, b) => (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0));
+    return [...this.cells.values()].sort((a, b) => byCodeUnits(a.uuid, b.uuid));
   }
 }
 
