@@ -14,6 +14,10 @@ import { SimEventQueue, type SimEvent } from '../../src/whatif/sim-event-queue.j
  * out-of-memory alerts come and go, and one worker restarts mid-run (its batches are requeued
  * and its late results discarded). The result is the recorded input log, as the live shell
  * would record it, to be re-decided or replayed.
+ *
+ * The periodic inputs stop when the arrivals do, and the run ends with the last completion: the
+ * run's duration is its busy time. (Running them a second longer, as this once did, added an
+ * idle second to a 0.3 s run at 4096 devices and made its replay look three times faster.)
  */
 export interface RecordedRun {
   devices: number;
@@ -119,12 +123,12 @@ export function recordRun(devices: number, batches: number, seed = 42): Recorded
   const expectedMs = batches * meanGapMs;
   for (let w = 0; w < workers; w++) {
     const phase = rnd.int(0, 999);
-    for (let t = phase; t < expectedMs + 1000; t += 1000) {
+    for (let t = phase; t < expectedMs; t += 1000) {
       agenda.push(t, () => heartbeat(w));
     }
     for (let i = 0; i < DEVICES_PER_WORKER; i++) {
       const uuid = `GPU-${w}-${i}`;
-      for (let t = rnd.int(0, 499); t < expectedMs + 500; t += 500) {
+      for (let t = rnd.int(0, 499); t < expectedMs; t += 500) {
         agenda.push(t, () =>
           apply({
             type: 'TelemetryReceived',
@@ -139,15 +143,16 @@ export function recordRun(devices: number, batches: number, seed = 42): Recorded
       }
     }
   }
-  for (let t = 100; t < expectedMs + 1000; t += 100) agenda.push(t, () => apply({ type: 'Tick', inputRef: `tick:${now}` }));
-  // A few out-of-memory alerts that clear a second later.
+  for (let t = 100; t < expectedMs; t += 100) agenda.push(t, () => apply({ type: 'Tick', inputRef: `tick:${now}` }));
+  // A few out-of-memory alerts that clear a second later (sooner in a shorter run, which ends with its traffic).
+  const alertMs = Math.min(1000, Math.floor(expectedMs / 4));
   for (let a = 0; a < Math.max(1, devices / 64); a++) {
     const uuid = `GPU-${rnd.int(0, workers - 1)}-${rnd.int(0, DEVICES_PER_WORKER - 1)}`;
-    const t = rnd.int(0, Math.floor(expectedMs));
+    const t = rnd.int(0, Math.floor(expectedMs) - alertMs);
     const alert = (state: 'RAISED' | 'CLEARED') => (): void =>
       apply({ type: 'AnomalyReceived', inputRef: `gpu.anomalies:0:${offset++}`, alert: { deviceUuid: uuid, state, kind: 'OOM_RISK', lofScore: 2.5, predictedTimeToOomMs: 4000, memUsedFraction: 0.93, timestampMs: now, reason: 'memory trend' } });
     agenda.push(t, alert('RAISED'));
-    agenda.push(t + 1000, alert('CLEARED'));
+    agenda.push(t + alertMs, alert('CLEARED'));
   }
   // Mid-run, worker 0 restarts: a higher epoch evicts the old incarnation.
   agenda.push(Math.floor(expectedMs / 2), () => {
