@@ -94,6 +94,13 @@ export interface Config {
   /** GPUFLOW_TENANT: the tenant a client acts as; it then reads `inference.results.TENANT`. */
   tenant: string | null;
   /**
+   * GPUFLOW_TENANT_KEYS_DIR: the dispatcher admits only requests signed with their tenant's key,
+   * `DIR/TENANT.key`; the rest go to the dead-letter topic with the reason (docs/security.md).
+   */
+  tenantKeysDir: string | null;
+  /** GPUFLOW_TENANT_KEY_FILE: a client signs its requests with this tenant key. */
+  tenantKeyFile: string | null;
+  /**
    * Dispatcher instances sharing the work by partition (docs/scheduling.md, "Scale-out"); null: one
    * instance serves at a time. Set by GPUFLOW_DISPATCHER_SHARE_GROUPS (share groups, 1 to the
    * partitions of inference.requests), with GPUFLOW_DISPATCHER_SNAPSHOT_MS (default 10000) and
@@ -224,6 +231,8 @@ export function loadConfig(env: Env = process.env): Config {
     tenantResultTopics: bool(env, 'GPUFLOW_TENANT_RESULT_TOPICS', false),
     simulatedSlowdown: str(env, 'GPUFLOW_SIMULATED_SLOWDOWN', ''),
     tenant: tenantOrNull(env),
+    tenantKeysDir: fileOrNull(env, 'GPUFLOW_TENANT_KEYS_DIR'),
+    tenantKeyFile: fileOrNull(env, 'GPUFLOW_TENANT_KEY_FILE'),
     dispatcherScaleOut: env.GPUFLOW_DISPATCHER_SHARE_GROUPS
       ? {
           shareGroups: int(env, 'GPUFLOW_DISPATCHER_SHARE_GROUPS', 1),

@@ -20,6 +20,7 @@ import { createDeadLetterSink } from '../kafka/dead-letters.js';
 import { endOffsets } from '../kafka/offsets.js';
 import { createProducer, type EventProducer } from '../kafka/producer.js';
 import { createRegistryClient } from '../kafka/registry.js';
+import { readTenantKey, signTenantClaim, TENANT_MAC_HEADER } from '../kafka/tenant-claim.js';
 import { contextFromTraceparent, traceHeaders, traceparentOf } from '../tracing/kafka-headers.js';
 import { startTracing } from '../tracing/setup.js';
 import { ATTR, endWithError, SPAN, tracerOf } from '../tracing/spans.js';
@@ -84,12 +85,15 @@ export interface ClientOptions {
   resultsTopic?: string;
   /** The tenant this client acts as (default: config.tenant, GPUFLOW_TENANT); its requests must name it. */
   tenant?: string;
+  /** Signs every request with this tenant key (default: config.tenantKeyFile's, GPUFLOW_TENANT_KEY_FILE). */
+  signingKey?: Buffer;
   kafka?: Kafka;
 }
 
 /** Requests name the client's results topic as their reply topic (results-reading.ts says which). */
 export async function createClient(config: Config, logger: Logger, options: ClientOptions = {}): Promise<GpuflowClient> {
   const tenant = options.tenant ?? config.tenant;
+  const signingKey = options.signingKey ?? (config.tenantKeyFile ? readTenantKey(config.tenantKeyFile) : undefined);
   const reading = resultsReading(tenant, 'client', options.resultsTopic);
   const resultsTopic = reading.topic;
   const tracing = await startTracing({ serviceName: 'gpuflow-client' });
@@ -181,19 +185,18 @@ export async function createClient(config: Config, logger: Logger, options: Clie
 
   /** Encodes one request and produces it, with its trace context in the headers (with tracing on). */
   async function send(requestId: string, now: number, input: InferInput, span: Span | null, spanContext: Context | null): Promise<void> {
+    const claim = { requestId, tenant: input.tenant, model: input.model, submittedAtMs: now };
     const value = requests.encode({
-      requestId,
-      model: input.model,
+      ...claim,
       modelVersion: input.modelVersion ?? '',
-      tenant: input.tenant,
       sloClass: input.sloClass,
       deadlineMs: now + input.deadlineMs,
-      submittedAtMs: now,
       replyTo: resultsTopic,
       traceparent: (span && traceparentOf(span)) ?? input.traceparent ?? '',
       tensor: encodeTensor(input.tensor),
     });
-    const headers = spanContext ? traceHeaders(spanContext) : undefined;
+    let headers = spanContext ? traceHeaders(spanContext) : undefined;
+    if (signingKey) headers = { ...headers, [TENANT_MAC_HEADER]: signTenantClaim(signingKey, claim) };
     await producer.send('inference.requests', [{ key: input.model, value, ...(headers ? { headers } : {}) }]);
   }
 

@@ -51,6 +51,7 @@ import { startTracing } from '../tracing/setup.js';
 import { ATTR, endWithError, SPAN, tracerOf } from '../tracing/spans.js';
 import { openJournal } from '../replay/journal-sink.js';
 import { createPartitionOwnership, partitionedGroupOf, RebuildSuperseded, type ScaleOutOptions } from './partition-ownership.js';
+import { TenantKeys } from './tenant-keys.js';
 import { TurnClock } from './turn-clock.js';
 
 export interface DispatcherOptions {
@@ -71,6 +72,8 @@ export interface DispatcherOptions {
    * (config.tenantResultTopics), instead of the request's reply topic.
    */
   tenantResultTopics?: boolean;
+  /** Admit only requests signed with their tenant's key, `DIR/TENANT.key` (config.tenantKeysDir). */
+  tenantKeysDir?: string;
   /**
    * Several instances share the work by partition (docs/scheduling.md, "Scale-out"): requests and
    * reports in one consumer group that hands out share groups of partitions, everything else read
@@ -146,6 +149,8 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
   const topics = createTopicDirectory({ admin: () => kafka.admin(), relistAfterMs: 5_000 });
   await topics.list().catch((error: unknown) => log.warn('dispatcher.topics_not_listed', { error: describeError(error) }));
   const results = resultRouter(options.tenantResultTopics ? topics : null);
+  const tenantKeys = options.tenantKeysDir ? new TenantKeys(options.tenantKeysDir, log) : null;
+  if (tenantKeys) log.info('dispatcher.tenant_claims_checked', { keysDir: tenantKeys.dir });
 
   const stats: DispatcherStats = { admitted: 0, rejected: 0, batchesFormed: 0, batchesAssigned: 0, batchesDone: 0, unfinished: 0, batchSizes: [] };
   const decisions$ = new Subject<SchedulerEvent>();
@@ -419,6 +424,9 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     // A request that could never be answered goes to the dead-letter topic instead of stalling a send.
     const problem = requestFieldProblem(received);
     if (problem && !problem.answerable) return deadLetter(d, problem.reason);
+    // A tenant claim that does not hold is not answered: the answer would go to the tenant named.
+    const forged = problem || !tenantKeys ? null : tenantKeys.problem(received, d.headers);
+    if (forged) return deadLetter(d, forged);
     // With per-tenant result topics the answer goes by tenant, never to `replyTo`.
     if (!options.tenantResultTopics && !topics.has(received.replyTo)) {
       void topics.exists(received.replyTo).then(

@@ -5,6 +5,7 @@
  * The stack's super user provisions them: the credential through Kafka's own ConfigCommand (kafkajs
  * has no API for SCRAM credentials), the topic and ACLs through kafkajs.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Secret, STACK_KAFKA_ADMIN, stackKafkaSecretsDir, stackKafkaTlsDir, TENANT_NAME, type Config } from '../config.js';
@@ -165,6 +166,8 @@ export interface TenantCredentials {
   password: Secret;
   resultsTopic: string;
   groupPrefix: string;
+  /** The tenant's signing key (kept when it exists): its clients sign requests with it, dispatchers check them. */
+  keyFile: string;
 }
 
 /**
@@ -209,12 +212,25 @@ export async function addKafkaTenant(config: Config, logger: Logger, tenant: str
     await admin.disconnect();
   }
   await awaitLogin(config, logger, tenant, password);
-  logger.info('stack.kafka.tenant', { tenant, resultsTopic, groupPrefix: tenantGroupPrefix(tenant) });
-  return { tenant, username: tenant, password: new Secret(() => password, `tenant ${tenant}`), resultsTopic, groupPrefix: tenantGroupPrefix(tenant) };
+  const keyFile = ensureTenantKey(tenantKeyFile(config.home, tenant));
+  logger.info('stack.kafka.tenant', { tenant, resultsTopic, groupPrefix: tenantGroupPrefix(tenant), keyFile });
+  return { tenant, username: tenant, password: new Secret(() => password, `tenant ${tenant}`), resultsTopic, groupPrefix: tenantGroupPrefix(tenant), keyFile };
+}
+
+/** The folder of the stack's tenant files: a dispatcher checks requests against the keys in it (GPUFLOW_TENANT_KEYS_DIR). */
+export const tenantKeysDir = (home: string): string => join(home, 'kafka', 'tenants');
+export const tenantKeyFile = (home: string, tenant: string): string => join(tenantKeysDir(home), `${tenant}.key`);
+
+/** Generates a tenant key (32 random bytes, hex, mode 0600) into `file` unless one is there; returns the file. */
+export function ensureTenantKey(file: string): string {
+  if (existsSync(file)) return file;
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  writePrivate(file, `${randomBytes(32).toString('hex')}\n`);
+  return file;
 }
 
 /** Where `gpuflow stack tenant add` keeps a tenant's password unless told otherwise. */
-export const tenantPasswordFile = (home: string, tenant: string): string => join(home, 'kafka', 'tenants', `${tenant}.password`);
+export const tenantPasswordFile = (home: string, tenant: string): string => join(tenantKeysDir(home), `${tenant}.password`);
 
 /**
  * A tenant's password from a file (its first line); when the file does not exist, a new password

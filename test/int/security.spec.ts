@@ -302,7 +302,7 @@ describe('a SASL_SSL broker with tenant ACLs', () => {
     }
   });
 
-  it('writes no password into any log under GPUFLOW_HOME', () => {
+  it('writes no password or tenant key into any log under GPUFLOW_HOME', () => {
     const logs = join(cluster.config.home, 'logs');
     const files = readdirSync(logs).map((f) => join(logs, f));
     expect(files.map((f) => f.slice(logs.length + 1)).sort()).toEqual(['clients.log', 'kafka.log']);
@@ -316,5 +316,15 @@ describe('a SASL_SSL broker with tenant ACLs', () => {
       expect(secret.length).toBeGreaterThanOrEqual(12);
       expect(text.includes(secret), 'a password appears in a log').toBe(false);
     }
+    // Each tenant got a signing key of its own, private to its owner and in no log.
+    const signingKeys = [tenantA, tenantB].map((t) => {
+      expect(statSync(t.keyFile).mode & 0o777).toBe(0o600);
+      return readFileSync(t.keyFile, 'utf8').trim();
+    });
+    for (const key of signingKeys) {
+      expect(key).toMatch(/^[0-9a-f]{64}$/);
+      expect(text.includes(key), 'a tenant key appears in a log').toBe(false);
+    }
+    expect(signingKeys[0]).not.toBe(signingKeys[1]);
   });
 });

@@ -2,6 +2,7 @@
  * Per-tenant results: GPUFLOW_TENANT_RESULT_TOPICS and GPUFLOW_TENANT parse strictly, and the
  * configured tenant decides where results are read: its own topic in a group its ACLs allow.
  */
+import { resolve } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { resultsReading } from '../../src/client/results-reading.js';
@@ -72,5 +73,15 @@ describe('where results are read', () => {
       }),
     );
     expect(resultsReading('acme', 'tail').groupId).not.toBe(resultsReading('acme', 'tail').groupId);
+  });
+});
+
+describe('GPUFLOW_TENANT_KEYS_DIR and GPUFLOW_TENANT_KEY_FILE', () => {
+  it('are off unless set, and resolve to absolute paths', () => {
+    expect(loadConfig({}).tenantKeysDir).toBeNull();
+    expect(loadConfig({}).tenantKeyFile).toBeNull();
+    expect(loadConfig({ GPUFLOW_TENANT_KEYS_DIR: '' }).tenantKeysDir).toBeNull();
+    expect(loadConfig({ GPUFLOW_TENANT_KEYS_DIR: 'keys' }).tenantKeysDir).toBe(resolve('keys'));
+    expect(loadConfig({ GPUFLOW_TENANT_KEY_FILE: '/etc/acme.key' }).tenantKeyFile).toBe('/etc/acme.key');
   });
 });

@@ -30,6 +30,7 @@ export const dispatcherCommand: Command = {
       sessionTimeoutMs: Number(flags['session-timeout-ms']),
       startAtEnd: Boolean(flags['start-at-end']),
       tenantResultTopics: config.tenantResultTopics,
+      ...(config.tenantKeysDir ? { tenantKeysDir: config.tenantKeysDir } : {}),
       ...(config.dispatcherScaleOut ? { scaleOut: config.dispatcherScaleOut } : {}),
       rollout: {
         windowMs: Number(flags['rollout-window-ms']), minSamples: Number(flags['rollout-min-samples']),

@@ -7,7 +7,8 @@ import type { Command, CommandContext } from '../command.js';
 /**
  * `stack tenant add NAME`: a SCRAM user, its results topic and its ACLs on the secured local stack.
  * The password stays in a file (0600), never on the terminal: --password-file's first line, or a
- * new one generated into that file (default GPUFLOW_HOME/kafka/tenants/NAME.password).
+ * new one generated into that file (default GPUFLOW_HOME/kafka/tenants/NAME.password). The
+ * tenant's request-signing key goes beside it (NAME.key, kept when it exists).
  */
 async function tenantCommand(positionals: string[], passwordFile: string | undefined, { config, logger, print }: CommandContext): Promise<number> {
   const [verb, name] = positionals;
@@ -15,7 +16,7 @@ async function tenantCommand(positionals: string[], passwordFile: string | undef
   // A name that is not a tenant's never reaches a path: addKafkaTenant refuses it before any file is touched.
   const file = passwordFile ? resolve(passwordFile) : tenantPasswordFile(config.home, name);
   const tenant = await addKafkaTenant(config, logger, name, { passwordFile: file });
-  print(`tenant ${tenant.tenant}: SCRAM-SHA-512 user '${tenant.username}' (password in ${file}), results ${tenant.resultsTopic}, groups ${tenant.groupPrefix}*`);
+  print(`tenant ${tenant.tenant}: SCRAM-SHA-512 user '${tenant.username}' (password in ${file}), results ${tenant.resultsTopic}, groups ${tenant.groupPrefix}*, signing key in ${tenant.keyFile}`);
   return 0;
 }
 

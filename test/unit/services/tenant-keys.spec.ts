@@ -1,0 +1,66 @@
+/**
+ * The dispatcher's tenant keys: read from DIR/TENANT.key when a tenant is first seen, a missing
+ * one looked for again only after the recheck interval (so a tenant added later is served), a
+ * malformed one logged and treated as missing, and a folder that is not there refused at the start.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/domain/errors.js';
+import { signTenantClaim, TENANT_MAC_HEADER } from '../../../src/kafka/tenant-claim.js';
+import { createLogger } from '../../../src/log.js';
+import { TenantKeys } from '../../../src/services/tenant-keys.js';
+
+const dirs: string[] = [];
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+function keysDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gpuflow-tenant-keys-'));
+  dirs.push(dir);
+  return dir;
+}
+
+describe('TenantKeys', () => {
+  it("checks a request against its tenant's key file", () => {
+    const dir = keysDir();
+    const acme = randomBytes(32);
+    const globex = randomBytes(32);
+    writeFileSync(join(dir, 'acme.key'), acme.toString('hex'));
+    writeFileSync(join(dir, 'globex.key'), globex.toString('hex'));
+    const keys = new TenantKeys(dir, createLogger({}, 'error'));
+    const claim = { tenant: 'acme', requestId: 'r1', model: 'm', submittedAtMs: 5 };
+    expect(keys.problem(claim, { [TENANT_MAC_HEADER]: signTenantClaim(acme, claim) })).toBeNull();
+    // globex signing a request that names acme: the claim does not hold.
+    expect(keys.problem(claim, { [TENANT_MAC_HEADER]: Buffer.from(signTenantClaim(globex, claim)) })).toBe("request is not signed with tenant 'acme's key");
+    expect(keys.problem(claim, {})).toBe(`request for tenant 'acme' is not signed (header ${TENANT_MAC_HEADER})`);
+  });
+
+  it('looks for a missing key again only after the recheck interval', () => {
+    const dir = keysDir();
+    let now = 0;
+    const keys = new TenantKeys(dir, createLogger({}, 'error'), () => now, 10_000);
+    const claim = { tenant: 'late', requestId: 'r', model: 'm', submittedAtMs: 0 };
+    const key = randomBytes(32);
+    const headers = { [TENANT_MAC_HEADER]: signTenantClaim(key, claim) };
+    expect(keys.problem(claim, headers)).toBe("tenant 'late' has no signing key here: its requests cannot be checked");
+    writeFileSync(join(dir, 'late.key'), key.toString('hex'));
+    now = 9_999;
+    expect(keys.problem(claim, headers)).toMatch(/has no signing key here/);
+    now = 10_000;
+    expect(keys.problem(claim, headers)).toBeNull();
+  });
+
+  it('treats a malformed key file as no key, and logs it', () => {
+    const dir = keysDir();
+    writeFileSync(join(dir, 'bad.key'), 'not a key\n');
+    const lines: string[] = [];
+    const keys = new TenantKeys(dir, createLogger({}, 'warn', (line) => lines.push(line)));
+    expect(keys.problem({ tenant: 'bad', requestId: 'r', model: 'm', submittedAtMs: 0 }, {})).toMatch(/has no signing key here/);
+    expect(lines.some((l) => l.includes('dispatcher.tenant_key_unreadable') && l.includes('does not hold a tenant key'))).toBe(true);
+  });
+
+  it('refuses a keys folder that does not exist', () => {
+    expect(() => new TenantKeys(join(keysDir(), 'nope'), createLogger({}, 'error'))).toThrow(ConfigError);
+  });
+});
