@@ -12,12 +12,12 @@ import type { SchedulerView } from './view.js';
  */
 
 /**
- * The earliest a batch of `size` for `model` could finish on any device: its predicted service
- * time from now, plus a cold load when no live worker has the model loaded. A lower bound,
- * since queues ahead of it only make it later.
+ * The earliest a batch of `size` for a model version could finish on any device: its predicted
+ * service time from now, plus a cold load when no live worker has the model loaded. A lower
+ * bound, since queues ahead of it only make it later.
  */
-export function earliestCompletionMs(view: SchedulerView, config: SchedulerConfig, model: string, size: number, now: number): number {
-  const serviceMs = predictUs(estimateFor(config, model, view.estimates.get(model)), size) / 1000;
+export function earliestCompletionMs(view: SchedulerView, config: SchedulerConfig, model: string, version: string, size: number, now: number): number {
+  const serviceMs = predictUs(estimateFor(config, view, model, version), size) / 1000;
   return now + serviceMs + (view.modelLoaded(model) ? 0 : config.coldLoadMs);
 }
 

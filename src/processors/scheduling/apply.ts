@@ -2,7 +2,7 @@ import { byCodeUnits, sortSmall } from './arrays.js';
 import type { SchedulerConfig } from './config.js';
 import type { ObservedDevice, SchedulerFact, WorkerObserved } from './facts.js';
 import type { DeviceRecord, InFlightBatch, QueuedBatch, WorkerRecord } from './records.js';
-import { estimateFor, predictUs, refineEstimate } from './service-time.js';
+import { estimateFor, estimateKey, predictUs, refineEstimate } from './service-time.js';
 import type { SchedulerView } from './view.js';
 
 /**
@@ -54,7 +54,7 @@ export function applyFact(view: SchedulerView, fact: SchedulerFact, config: Sche
       view.pending.delete(fact.batchId);
       // One device (the common case) keeps the fact's own string: a key whose hash is known.
       const deviceUuids = fact.deviceUuid.includes(',') ? fact.deviceUuid.split(',') : [fact.deviceUuid];
-      const predicted = predictUs(estimateFor(config, batch.model, view.estimates.get(batch.model)), batch.members.length);
+      const predicted = predictUs(estimateFor(config, view, batch.model, batch.modelVersion), batch.members.length);
       const flight: InFlightBatch = {
         batch,
         workerId: fact.workerId,
@@ -85,9 +85,9 @@ export function applyFact(view: SchedulerView, fact: SchedulerFact, config: Sche
       const flight = view.inFlight.get(fact.batchId);
       if (!flight) return;
       release(view, flight);
-      const model = flight.batch.model;
-      const estimate = estimateFor(config, model, view.estimates.get(model));
-      view.estimates.set(model, refineEstimate(estimate, flight.batch.members.length, fact.serviceTimeUs, config.serviceTimeAlpha));
+      const { model, modelVersion } = flight.batch;
+      const estimate = estimateFor(config, view, model, modelVersion);
+      view.estimates.set(estimateKey(model, modelVersion), refineEstimate(estimate, flight.batch.members.length, fact.serviceTimeUs, config.serviceTimeAlpha));
       return;
     }
     case 'RequestRejected':

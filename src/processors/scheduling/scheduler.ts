@@ -84,7 +84,7 @@ function apply(d: Decision, input: SchedulerInput): void {
 /** Admission of a formed batch: members whose deadline no placement can meet are rejected now. */
 function onBatchReady(d: Decision, ready: ReadyBatch): void {
   if (d.view.pending.get(ready.batchId) || d.view.inFlight.get(ready.batchId)) return;
-  const earliest = earliestCompletionMs(d.view, d.config, ready.model, ready.members.length, d.now);
+  const earliest = earliestCompletionMs(d.view, d.config, ready.model, ready.modelVersion, ready.members.length, d.now);
   // The members are kept as given (ReadyBatch says why); a rejection makes a new list.
   let admitted: BatchMemberRef[] = ready.members;
   for (let i = 0; i < ready.members.length; i++) {
@@ -111,7 +111,7 @@ function onBatchReady(d: Decision, ready: ReadyBatch): void {
 
 /** Rejects the members of a pending batch that can no longer meet their deadline. */
 function rejectLate(d: Decision, batch: QueuedBatch): QueuedBatch | undefined {
-  const earliest = earliestCompletionMs(d.view, d.config, batch.model, batch.members.length, d.now);
+  const earliest = earliestCompletionMs(d.view, d.config, batch.model, batch.modelVersion, batch.members.length, d.now);
   for (const m of batch.members) {
     const reason = deadlineMiss(m, earliest, d.now);
     if (reason) d.emit({ type: 'RequestRejected', atMs: d.now, inputs: d.inputs, requestId: m.requestId, model: batch.model, tenant: m.tenant, reason, leavesBatch: true });

@@ -259,6 +259,19 @@ describe('admission and deadlines', () => {
       .then([{ type: 'RequestRejected', requestId: 'r', reason: expect.stringMatching(/earliest completion in 3006 ms/), leavesBatch: false }]);
   });
 
+  it('service time is learned per model version: a slow canary does not make the stable version look slow', () => {
+    // Version 2 took 1 s for one sample: its estimate becomes 5 + 199.8 ms a sample (EWMA 0.2).
+    const history = recorded([
+      [0, heartbeat('w1')],
+      [0, ready('c1', { modelVersion: '2', size: 1 })],
+      [10, completed('c1', 'w1', 1, 1_000_000)],
+    ]);
+    given(history).when(ready('s1', { members: [member('stable', { deadlineMs: 1010 })] }), 1000).then([{ type: 'BatchAssigned', batchId: 's1' }]);
+    given(history)
+      .when(ready('c2', { modelVersion: '2', members: [member('canary', { deadlineMs: 1010 })] }), 1000)
+      .then([{ type: 'RequestRejected', requestId: 'canary', reason: expect.stringMatching(/earliest completion in 205 ms/), leavesBatch: false }]);
+  });
+
   it('a waiting request whose deadline passes is rejected on a tick', () => {
     // The only worker has the model loaded but no free slot: the batch waits.
     const history = recorded([
