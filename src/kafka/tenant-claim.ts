@@ -1,10 +1,10 @@
 /**
- * A signed tenant claim, at the Kafka edge. The broker's ACLs say who may write to inference.requests, not which
- * tenant a request names, and quotas, rate limits and fair shares are all kept per named tenant:
- * without a check, one tenant could spend another's quota. So a tenant's client signs each
- * request with the tenant's own key (HMAC-SHA256 over the tenant, the request id, the model and
- * the submission time), in a header beside the message, and a dispatcher that holds the tenants'
- * keys checks the signature before admission.
+ * A signed tenant claim, at the Kafka edge. The broker's ACLs say who may write to
+ * inference.requests, not which tenant a request names, and quotas, rate limits and fair shares
+ * are all kept per named tenant: without a check, one tenant could spend another's quota. So a
+ * tenant's client signs each request with the tenant's own key (HMAC-SHA256 over the tenant, the
+ * request id, the model and the submission time), in a header beside the message, and a
+ * dispatcher that holds the tenants' keys checks the signature before admission.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -218,8 +218,8 @@ export async function addKafkaTenant(config: Config, logger: Logger, tenant: str
 }
 
 /** The folder of the stack's tenant files: a dispatcher checks requests against the keys in it (GPUFLOW_TENANT_KEYS_DIR). */
-export const tenantKeysDir = (home: string): string => join(home, 'kafka', 'tenants');
-export const tenantKeyFile = (home: string, tenant: string): string => join(tenantKeysDir(home), `${tenant}.key`);
+export const tenantFilesDir = (home: string): string => join(home, 'kafka', 'tenants');
+export const tenantKeyFile = (home: string, tenant: string): string => join(tenantFilesDir(home), `${tenant}.key`);
 
 /** Generates a tenant key (32 random bytes, hex, mode 0600) into `file` unless one is there; returns the file. */
 export function ensureTenantKey(file: string): string {
@@ -230,7 +230,7 @@ export function ensureTenantKey(file: string): string {
 }
 
 /** Where `gpuflow stack tenant add` keeps a tenant's password unless told otherwise. */
-export const tenantPasswordFile = (home: string, tenant: string): string => join(tenantKeysDir(home), `${tenant}.password`);
+export const tenantPasswordFile = (home: string, tenant: string): string => join(tenantFilesDir(home), `${tenant}.password`);
 
 /**
  * A tenant's password from a file (its first line); when the file does not exist, a new password
