@@ -5,8 +5,13 @@ import { createLogger } from '../../src/log.js';
 import { createKafka, type Kafka } from '../../src/kafka/client.js';
 import type { ModelManifest } from '../../src/domain/events/manifest.js';
 import { createTopicsAndWait } from '../../src/kafka/create-topics.js';
-import { createProducer } from '../../src/kafka/producer.js';
-import { createRegistryClient } from '../../src/kafka/registry.js';
+import type { AvroEventName, AvroEventOf } from '../../src/kafka/codecs/avro-events.js';
+import { avroCodec, codecsByTopic } from '../../src/kafka/codecs/topic-codec.js';
+import { consume, type ConsumerSource, type Delivery } from '../../src/kafka/consumer-source.js';
+import { createDeadLetterSink } from '../../src/kafka/dead-letters.js';
+import { endOffsets } from '../../src/kafka/offsets.js';
+import { createProducer, type EventProducer } from '../../src/kafka/producer.js';
+import { createRegistryClient, type RegistryClient } from '../../src/kafka/registry.js';
 import { publishManifest } from '../../src/services/manifests.js';
 
 export const testConfig = (): Config => loadConfig(process.env);
@@ -59,4 +64,29 @@ export async function publishTestManifest(manifest: ModelManifest): Promise<void
   } finally {
     await producer.disconnect();
   }
+}
+
+/**
+ * Consumes `topic` from its end as it is now, each delivery to `onDelivery` (the source starts on
+ * subscription); resolves once the consumer has its partitions, so nothing produced afterwards is
+ * missed.
+ */
+export async function consumeFromEnd<N extends AvroEventName>(
+  kafka: Kafka,
+  registry: RegistryClient,
+  producer: EventProducer,
+  options: { groupId: string; topic: string; event: N },
+  onDelivery: (d: Delivery<AvroEventOf<N>>) => void,
+): Promise<ConsumerSource<AvroEventOf<N>>> {
+  const codec = await avroCodec(registry, options.topic, options.event);
+  const start = await endOffsets(kafka, options.topic);
+  let joined!: () => void;
+  const assigned = new Promise<void>((resolve) => (joined = resolve));
+  const source = consume(kafka, {
+    groupId: options.groupId, topics: [options.topic], decode: (b) => codec.decode(b), deadLetters: createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter')),
+    logger: testLogger(), startAt: (_t, p) => start.get(p), onAssignment: () => joined(),
+  });
+  source.deliveries$.subscribe(onDelivery);
+  await assigned;
+  return source;
 }

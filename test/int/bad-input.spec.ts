@@ -12,16 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { row, writeResult, type BenchRow } from '../../bench/result.js';
 import { createClient, type GpuflowClient } from '../../src/client/client.js';
 import type { DeadLetter, InferenceResult, RequestRejected } from '../../src/domain/events/index.js';
-import { avroCodec, codecsByTopic } from '../../src/kafka/codecs/topic-codec.js';
-import { consume, type ConsumerSource } from '../../src/kafka/consumer-source.js';
-import { createDeadLetterSink } from '../../src/kafka/dead-letters.js';
-import { endOffsets } from '../../src/kafka/offsets.js';
+import { avroCodec } from '../../src/kafka/codecs/topic-codec.js';
+import type { ConsumerSource } from '../../src/kafka/consumer-source.js';
 import { createProducer, type EventProducer } from '../../src/kafka/producer.js';
 import { createRegistryClient } from '../../src/kafka/registry.js';
 import { bootstrap } from '../../src/services/bootstrap.js';
 import { DEMO_MANIFEST, publishManifest } from '../../src/services/manifests.js';
 import { BAD_KINDS, corpus, fuzzCase, goodTensor, type BadCase, type Framing } from '../helpers/bad-input.js';
-import { testConfig, testKafka, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
+import { consumeFromEnd, testConfig, testKafka, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
 import { children, ready, running } from '../helpers/processes.js';
 
 const logger = testLogger();
@@ -64,29 +62,12 @@ beforeAll(async () => {
   };
   client = await createClient(config, logger);
   client.results$.subscribe((r) => results.set(r.requestId, r));
-  const dlqCodec = await avroCodec(registry, DLQ, 'dead-letter');
-  const start = await endOffsets(kafka, DLQ);
-  let joined!: () => void;
-  const assigned = new Promise<void>((r) => (joined = r));
-  dlqSource = consume(kafka, {
-    groupId: `${run}-dlq`, topics: [DLQ], decode: (b) => dlqCodec.decode(b), deadLetters: createDeadLetterSink(sink, codecsByTopic(registry, 'dead-letter')),
-    logger, startAt: (_t, p) => start.get(p), onAssignment: () => joined(),
-  });
-  dlqSource.deliveries$.subscribe((d) => {
+  dlqSource = await consumeFromEnd(kafka, registry, sink, { groupId: `${run}-dlq`, topic: DLQ, event: 'dead-letter' }, (d) => {
     const key = d.value.key ? Buffer.from(d.value.key).toString() : '';
     deadLetters.set(key, [...(deadLetters.get(key) ?? []), d.value]);
     d.ack();
   });
-  await assigned;
-  const decisionCodec = await avroCodec(registry, 'scheduler.events', 'scheduler-event');
-  const decisionsStart = await endOffsets(kafka, 'scheduler.events');
-  let decisionsJoined!: () => void;
-  const decisionsAssigned = new Promise<void>((r) => (decisionsJoined = r));
-  decisionSource = consume(kafka, {
-    groupId: `${run}-decisions`, topics: ['scheduler.events'], decode: (b) => decisionCodec.decode(b), deadLetters: createDeadLetterSink(sink, codecsByTopic(registry, 'dead-letter')),
-    logger, startAt: (_t, p) => decisionsStart.get(p), onAssignment: () => decisionsJoined(),
-  });
-  decisionSource.deliveries$.subscribe((d) => {
+  decisionSource = await consumeFromEnd(kafka, registry, sink, { groupId: `${run}-decisions`, topic: 'scheduler.events', event: 'scheduler-event' }, (d) => {
     const event = d.value as { type: string };
     if (event.type === 'RequestRejected') {
       const rejected = event as RequestRejected;
@@ -94,7 +75,6 @@ beforeAll(async () => {
     }
     d.ack();
   });
-  await decisionsAssigned;
   rawProducer = testKafka().producer();
   await rawProducer.connect();
 

@@ -13,14 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, type GpuflowClient } from '../../src/client/client.js';
 import { RequestTimeoutError } from '../../src/client/errors.js';
 import type { DeadLetter, InferenceRequest } from '../../src/domain/events/index.js';
-import { avroCodec, codecsByTopic, type TopicCodec } from '../../src/kafka/codecs/topic-codec.js';
-import { consume, type ConsumerSource } from '../../src/kafka/consumer-source.js';
-import { createDeadLetterSink } from '../../src/kafka/dead-letters.js';
-import { endOffsets } from '../../src/kafka/offsets.js';
+import { avroCodec, type TopicCodec } from '../../src/kafka/codecs/topic-codec.js';
+import type { ConsumerSource } from '../../src/kafka/consumer-source.js';
 import { createProducer, type EventProducer } from '../../src/kafka/producer.js';
 import { bootstrap } from '../../src/services/bootstrap.js';
 import { DEMO_MANIFEST, publishManifest } from '../../src/services/manifests.js';
-import { testConfig, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
+import { consumeFromEnd, testConfig, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
 import { children, ready } from '../helpers/processes.js';
 
 const logger = testLogger();
@@ -46,21 +44,12 @@ beforeAll(async () => {
   sink = await createProducer(kafka);
   await publishManifest(sink, registry, DEMO_MANIFEST);
   requests = await avroCodec(registry, 'inference.requests', 'inference-request');
-  const dlqCodec = await avroCodec(registry, DLQ, 'dead-letter');
-  const start = await endOffsets(kafka, DLQ);
-  let joined!: () => void;
-  const assigned = new Promise<void>((r) => (joined = r));
-  dlqSource = consume(kafka, {
-    groupId: `${run}-dlq`, topics: [DLQ], decode: (b) => dlqCodec.decode(b), deadLetters: createDeadLetterSink(sink, codecsByTopic(registry, 'dead-letter')),
-    logger, startAt: (_t, p) => start.get(p), onAssignment: () => joined(),
-  });
-  dlqSource.deliveries$.subscribe((d) => {
+  dlqSource = await consumeFromEnd(kafka, registry, sink, { groupId: `${run}-dlq`, topic: DLQ, event: 'dead-letter' }, (d) => {
     d.ack();
     const { sourceTopic, value, reason } = d.value;
     if (sourceTopic !== 'inference.requests' || !value) return;
     void Promise.resolve(requests.decode(Buffer.from(value))).then((request) => deadLettered.set(request.requestId, reason));
   });
-  await assigned;
   clients.acme = await createClient(config, logger, { signingKey: keys.acme });
   clients.globex = await createClient(config, logger, { signingKey: keys.globex });
   clients.unsigned = await createClient(config, logger);
