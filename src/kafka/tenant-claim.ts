@@ -17,12 +17,15 @@ export const TENANT_MAC_HEADER = 'gpuflow-tenant-mac';
 
 export type TenantClaim = Pick<InferenceRequest, 'tenant' | 'requestId' | 'model' | 'submittedAtMs'>;
 
-/** A tenant key is 32 random bytes, written as 64 hex digits on the first line of its file. */
-const KEY_TEXT = /^[0-9a-f]{64}$/i;
+/**
+ * 32 bytes as hex: a tenant key (32 random bytes, on the first line of its file) and a signature
+ * (an HMAC-SHA256) are both written so.
+ */
+const HEX_32_BYTES = /^[0-9a-f]{64}$/i;
 
 export function parseTenantKey(text: string, source: string): Buffer {
   const line = text.split('\n')[0]?.trim() ?? '';
-  if (!KEY_TEXT.test(line)) throw new ConfigError(`${source} does not hold a tenant key (64 hex digits on the first line)`);
+  if (!HEX_32_BYTES.test(line)) throw new ConfigError(`${source} does not hold a tenant key (64 hex digits on the first line)`);
   return Buffer.from(line, 'hex');
 }
 
@@ -61,7 +64,7 @@ export function signTenantClaim(key: Buffer, claim: TenantClaim): string {
 export function tenantClaimProblem(claim: TenantClaim, signature: string | undefined, key: Buffer | undefined): string | null {
   if (key === undefined) return `tenant '${claim.tenant}' has no signing key here: its requests cannot be checked`;
   if (signature === undefined || signature === '') return `request for tenant '${claim.tenant}' is not signed (header ${TENANT_MAC_HEADER})`;
-  const given = /^[0-9a-f]{64}$/i.test(signature) ? Buffer.from(signature, 'hex') : null;
+  const given = HEX_32_BYTES.test(signature) ? Buffer.from(signature, 'hex') : null;
   if (given === null || !timingSafeEqual(given, mac(key, claim))) return `request is not signed with tenant '${claim.tenant}'s key`;
   return null;
 }

@@ -10,40 +10,36 @@ import { sortedIndex } from './rows.js';
 import { entryOf, sameEligibility, type DeviceEntry, type IndexCandidates, type SchedulerView, type Table } from './view.js';
 
 /**
- * A Map-backed table that tells its owner of every change: with the rows before and after
- * (`changed`), or with the key and the row written (`touched`, undefined for a delete), which
- * spares looking up the row a write replaces. A table nobody watches writes straight through.
+ * A Map-backed table that tells its owner of every change, with the rows before and after
+ * (`changed`). A table nobody watches writes straight through.
  */
 class WatchedTable<V> implements Table<V> {
   readonly rows = new Map<string, V>();
   private readonly changed: ((key: string, before: V | undefined, after: V | undefined) => void) | null;
-  private readonly touched: ((key: string, after: V | undefined) => void) | null;
-  constructor(watch: { changed?: (key: string, before: V | undefined, after: V | undefined) => void; touched?: (key: string, after: V | undefined) => void } = {}) {
-    this.changed = watch.changed ?? null;
-    this.touched = watch.touched ?? null;
+  constructor(changed?: (key: string, before: V | undefined, after: V | undefined) => void) {
+    this.changed = changed ?? null;
   }
   get(key: string): V | undefined {
     return this.rows.get(key);
   }
   set(key: string, value: V): void {
-    if (this.changed !== null) {
-      const before = this.rows.get(key);
+    if (this.changed === null) {
       this.rows.set(key, value);
-      this.changed(key, before, value);
       return;
     }
+    const before = this.rows.get(key);
     this.rows.set(key, value);
-    if (this.touched !== null) this.touched(key, value);
+    this.changed(key, before, value);
   }
   delete(key: string): void {
-    if (this.changed !== null) {
-      const before = this.rows.get(key);
-      if (before === undefined) return;
+    if (this.changed === null) {
       this.rows.delete(key);
-      this.changed(key, before, undefined);
       return;
     }
-    if (this.rows.delete(key) && this.touched !== null) this.touched(key, undefined);
+    const before = this.rows.get(key);
+    if (before === undefined) return;
+    this.rows.delete(key);
+    this.changed(key, before, undefined);
   }
 }
 
@@ -88,12 +84,12 @@ export class SchedulerState implements SchedulerView {
   private readonly modelWorkers = new Map<string, Set<string>>();
 
   constructor(readonly index: DeviceIndex = new HeapDeviceIndex()) {
-    this.workers = new WatchedTable<WorkerRecord>({ changed: (id, before, after) => this.workerChanged(id, before, after) });
+    this.workers = new WatchedTable<WorkerRecord>((id, before, after) => this.workerChanged(id, before, after));
     this.deviceTable = new DeviceTable((cell) => this.reindex(cell));
     this.devices = this.deviceTable.rows;
     this.oomAlerts = this.deviceTable.alerts;
     this.samples = this.deviceTable.samples;
-    this.pending = new WatchedTable<QueuedBatch>({ changed: (_, before, after) => this.queueChanged(before, after) });
+    this.pending = new WatchedTable<QueuedBatch>((_, before, after) => this.queueChanged(before, after));
   }
 
   searchDevices(model: string, needBytes: number, skip: (uuid: string) => boolean, coldUs?: number): IndexCandidates {
