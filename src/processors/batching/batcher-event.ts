@@ -50,6 +50,12 @@ export interface ServiceTimeObserved {
   readonly serviceTimeMs: number;
 }
 
+/** The queue's model was retired and its queue is gone (emptied, its flush timer cleared, first). */
+export interface QueueRetired {
+  readonly type: 'QueueRetired';
+  readonly queue: string;
+}
+
 export type BatcherEvent =
   | BatchFormed
   | RequestRejected
@@ -58,4 +64,5 @@ export type BatcherEvent =
   | RequestTimedOut
   | FlushTimerSet
   | CapacityGranted
-  | ServiceTimeObserved;
+  | ServiceTimeObserved
+  | QueueRetired;

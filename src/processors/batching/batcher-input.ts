@@ -49,10 +49,17 @@ export interface ManifestUpdated {
   readonly inputRef: string;
 }
 
+/** The model was retired: its queued requests are rejected with the reason and its queues go. */
+export interface ModelRetired {
+  readonly type: 'ModelRetired';
+  readonly model: string;
+  readonly inputRef: string;
+}
+
 /** The batcher is stopping: every queued request is rejected so that none is silently lost. */
 export interface BatcherStopped {
   readonly type: 'BatcherStopped';
   readonly inputRef: string;
 }
 
-export type BatcherInput = RequestArrived | CapacityAvailable | TimerFired | BatchObserved | ManifestUpdated | BatcherStopped;
+export type BatcherInput = RequestArrived | CapacityAvailable | TimerFired | BatchObserved | ManifestUpdated | ModelRetired | BatcherStopped;

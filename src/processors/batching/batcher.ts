@@ -340,6 +340,14 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
         d.dispatch(false);
         break;
       }
+      case 'ModelRetired':
+        for (const queue of Object.values(state.queues)) {
+          if (queue.model !== input.model) continue;
+          for (const q of [...queue.requests]) d.reject(q.request, `model ${input.model} was retired before the request was batched`);
+          if (queue.flushAtMs !== null) d.emit({ type: 'FlushTimerSet', queue: queue.key, atMs: null });
+          d.emit({ type: 'QueueRetired', queue: queue.key });
+        }
+        break;
       case 'BatcherStopped':
         for (const queue of Object.values(state.queues)) {
           for (const q of [...queue.requests]) d.reject(q.request, 'batcher stopped before the request was batched');
@@ -399,6 +407,15 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
         return updateQueue(state, event.queue, (q) => ({ ...q, flushAtMs: event.atMs }));
       case 'CapacityGranted':
         return { ...state, capacity: state.capacity + event.slots };
+      case 'QueueRetired': {
+        const queue = state.queues[event.queue];
+        if (queue === undefined) return state;
+        const queues = { ...state.queues };
+        delete queues[event.queue];
+        const routes = { ...state.routes };
+        if (routes[queue.model] === queue.version) delete routes[queue.model];
+        return { ...state, queues, routes };
+      }
       case 'ServiceTimeObserved':
         return updateQueue(state, event.queue, (q) => ({
           ...q,

@@ -52,6 +52,36 @@ describe('batcher decider', () => {
     expect(domain(events)).toMatchObject([{ type: 'BatchFormed', modelVersion: '2', requestIds: ['a'] }]);
   });
 
+  it('retiring a model rejects what waits for any of its versions, clears their timers, and refuses what comes after', () => {
+    const batcher = createBatcher();
+    let state = prepared(batcher, { manifest: { version: '1', maxQueueDelayMs: 50 } });
+    state = step(batcher, state, { type: 'ManifestUpdated', manifest: manifest({ version: '2', maxQueueDelayMs: 50 }), memoryBudgetBytes: Infinity, inputRef: 'manifests:0:1' }, 0).state;
+    state = step(batcher, state, { type: 'ManifestUpdated', manifest: manifest({ model: 'other', maxQueueDelayMs: 50 }), memoryBudgetBytes: Infinity, inputRef: 'manifests:1:0' }, 0).state;
+    const { events, state: after } = when(batcher, copyState(state), [
+      [1, arrived(request('a', { modelVersion: '1' }))],
+      [1, arrived(request('b'))],
+      [1, arrived(request('c', { model: 'other' }))],
+      [2, { type: 'ModelRetired', model: 'm', inputRef: 'manifests:0:2' }],
+      [3, arrived(request('d'))],
+    ]);
+    const retiring = events.slice(events.findIndex((e) => e.type === 'RequestRejected'));
+    expect(retiring).toEqual([
+      expect.objectContaining({ type: 'RequestRejected', requestId: 'a', reason: 'model m was retired before the request was batched', inputs: ['manifests:0:2'] }),
+      { type: 'FlushTimerSet', queue: 'm@1', atMs: null },
+      { type: 'QueueRetired', queue: 'm@1' },
+      expect.objectContaining({ type: 'RequestRejected', requestId: 'b', reason: 'model m was retired before the request was batched' }),
+      { type: 'FlushTimerSet', queue: 'm@2', atMs: null },
+      { type: 'QueueRetired', queue: 'm@2' },
+      expect.objectContaining({ type: 'RequestRejected', requestId: 'd', reason: 'no manifest for model m' }),
+    ]);
+    expect(Object.keys(after.queues)).toEqual(['other@1']);
+    expect(after.routes).toEqual({ other: '1' });
+    expect(after.queues['other@1']!.requests.size).toBe(1);
+    // A fold of the decided events reaches the same state.
+    const folded = events.reduce((s, e) => batcher.evolve(s, e), copyState(state));
+    expect(snapshotOf(folded)).toEqual(snapshotOf(after));
+  });
+
   it('names the input a decision consumed, and a timer tick for timer decisions', () => {
     const batcher = createBatcher();
     const state = prepared(batcher, { manifest: { maxBatchSize: 2, maxQueueDelayMs: 5 }, capacity: 2 });
