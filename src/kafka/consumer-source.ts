@@ -42,6 +42,11 @@ export interface ConsumeOptions<T> {
    * topic's newest). A value, or a promise of one where decoding must wait (a schema to fetch).
    */
   decode: (value: Buffer, topic: string, position: { partition: number; offset: string }) => T | Promise<T>;
+  /**
+   * What a tombstone (a null value under a key, a compacted topic's delete) means to this consumer.
+   * Without it, or for a tombstone without a key, the message is dead-lettered.
+   */
+  tombstone?: (key: Buffer, topic: string, position: { partition: number; offset: string }) => T;
   deadLetters: DeadLetterSink;
   logger: Logger;
   fromBeginning?: boolean;
@@ -171,7 +176,7 @@ export function consume<T>(kafka: Kafka, options: ConsumeOptions<T>): ConsumerSo
 }
 
 function runConsumer<T>(kafka: Kafka, options: ConsumeOptions<T>, subscriber: Subscriber<Delivery<T>>): { close(): Promise<void> } {
-  const { groupId, topics, decode, deadLetters, logger } = options;
+  const { groupId, topics, decode, tombstone, deadLetters, logger } = options;
   const maxInFlight = options.maxInFlight ?? 10_000;
   const commitIntervalMs = options.commitIntervalMs ?? 250;
 
@@ -259,12 +264,16 @@ function runConsumer<T>(kafka: Kafka, options: ConsumeOptions<T>, subscriber: Su
           tracker.emit(offset);
           let value: T;
           try {
-            if (!message.value) throw new Error('empty message value');
-            const decoded = decode(message.value, batch.topic, { partition: batch.partition, offset: message.offset });
-            if (decoded instanceof Promise) {
-              value = await decoded;
-              stale = isStale();
-            } else value = decoded;
+            if (!message.value) {
+              if (!tombstone || !message.key) throw new Error(tombstone ? 'tombstone without a key' : 'empty message value');
+              value = tombstone(message.key, batch.topic, { partition: batch.partition, offset: message.offset });
+            } else {
+              const decoded = decode(message.value, batch.topic, { partition: batch.partition, offset: message.offset });
+              if (decoded instanceof Promise) {
+                value = await decoded;
+                stale = isStale();
+              } else value = decoded;
+            }
           } catch (error) {
             await deadLetters.send({
               sourceTopic: batch.topic,

@@ -28,7 +28,8 @@ export const rememberingPartitioner: ICustomPartitioner = () => {
 
 export interface OutgoingMessage {
   key: string | Buffer | null;
-  value: Buffer;
+  /** null: a tombstone, which deletes the key from a compacted topic. */
+  value: Buffer | null;
   headers?: IHeaders;
   partition?: number;
 }

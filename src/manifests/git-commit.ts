@@ -25,3 +25,14 @@ export async function gitState(dir: string): Promise<GitState> {
   const status = await git(dir, ['status', '--porcelain', '--untracked-files=all', '--', '.']);
   return { commit, uncommitted: status.split('\n').filter(Boolean).map((line) => line.slice(3)) };
 }
+
+/** Whether `commit` is HEAD or an ancestor of it in the checkout at `dir`: false for '', or a commit the checkout does not hold. */
+export async function inHistory(dir: string, commit: string): Promise<boolean> {
+  if (!/^[0-9a-f]{40}$/.test(commit)) return false;
+  try {
+    await run('git', ['-C', dir, 'merge-base', '--is-ancestor', commit, 'HEAD']);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -17,7 +17,7 @@ export interface FieldChange {
 
 export interface ModelDiff {
   model: string;
-  /** added: not live yet; removed: live but no file declares it (publish leaves it live). */
+  /** added: not live yet; removed: live but no file declares it (publish leaves it live unless it prunes). */
   status: 'added' | 'changed' | 'unchanged' | 'removed';
   changes: FieldChange[];
 }
@@ -58,11 +58,17 @@ export function diffManifests(live: ReadonlyMap<string, ModelManifest>, next: Re
   });
 }
 
-/** The diff for people: one header line per model, one line per field. */
-export function formatDiff(diffs: readonly ModelDiff[]): string[] {
+/**
+ * The diff for people: one header line per model, one line per field. `pruned`, when pruning: the
+ * models no file declares that are retired (the others were not published from this repository).
+ */
+export function formatDiff(diffs: readonly ModelDiff[], pruned?: ReadonlySet<string>): string[] {
   const sign = { added: '+', removed: '-', changed: '~' } as const;
+  const removed = (model: string): string => `live, but no manifest file declares it (${
+    pruned === undefined ? 'left as is; --prune retires it' : pruned.has(model) ? 'retired by --prune' : 'left as is: not published from this repository'
+  })`;
   return diffs.flatMap((d) => [
-    `${d.model}: ${d.status === 'removed' ? 'live, but no manifest file declares it (left as is)' : d.status}`,
+    `${d.model}: ${d.status === 'removed' ? removed(d.model) : d.status}`,
     ...d.changes.map((c) => `  ${sign[c.kind]} ${c.field}: ${c.kind === 'added' ? c.after : c.kind === 'removed' ? c.before : `${c.before} -> ${c.after}`}`),
   ]);
 }

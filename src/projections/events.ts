@@ -2,7 +2,7 @@
  * What projections read: one tagged union over the topics they follow, so a fold sees every
  * source through one type. The tensor of a request is not part of it: no read model needs it.
  */
-import type { AnomalyAlert, GpuSample, Heartbeat, InferenceRequest, InferenceResult, ModelManifest, SchedulerEvent, WorkerReport } from '../domain/events/index.js';
+import type { AnomalyAlert, GpuSample, Heartbeat, InferenceRequest, InferenceResult, ManifestRecord, SchedulerEvent, WorkerReport } from '../domain/events/index.js';
 
 export type ProjectedRequest = Omit<InferenceRequest, 'tensor'>;
 export type ProjectedResult = Omit<InferenceResult, 'output'>;
@@ -19,9 +19,10 @@ export type ProjectedEvent =
   | { kind: 'report'; value: WorkerReport }
   /**
    * models.manifests is compacted and keyed by model, so a model's manifests share a partition and
-   * the newest is the one at the greatest offset: the offset comes with the event.
+   * the newest is the one at the greatest offset: the offset comes with the event. A tombstone
+   * comes as the model's retirement.
    */
-  | { kind: 'manifest'; value: ModelManifest; offset: string };
+  | { kind: 'manifest'; value: ManifestRecord; offset: string };
 
 export type ProjectedKind = ProjectedEvent['kind'];
 

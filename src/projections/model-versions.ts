@@ -8,8 +8,9 @@
  * rollback, the share still answered by the old version.
  *
  * Results the dispatcher refused (REJECTED, no version ran them) are not part of the split.
+ * A retired model keeps its document, with no current version.
  */
-import type { ModelManifest } from '../domain/events/index.js';
+import { isRetirement, type ModelManifest } from '../domain/events/index.js';
 import type { ProjectedEvent } from './events.js';
 import { NO_CHANGES, type Doc, type Projection } from './projection.js';
 
@@ -29,8 +30,9 @@ export interface VersionDoc {
 
 export interface ModelVersionsDoc extends Doc {
   model: string;
-  /** Version of the newest manifest; '' until a manifest is read. */
+  /** Version of the newest manifest; '' until a manifest is read, and once the model is retired. */
   current: string;
+  /** Offset of the newest manifest or retirement; '' until one is read. */
   currentOffset: string;
   /** Every version announced, by name. */
   versions: Readonly<Record<string, VersionDoc>>;
@@ -81,13 +83,17 @@ export const modelVersionsProjection: Projection<ModelVersionsDoc> = {
       const m = e.value;
       const id = `model/${m.model}`;
       const doc = state.get(id) ?? empty(m.model);
+      if (isRetirement(m)) {
+        const later = doc.currentOffset === '' || BigInt(e.offset) > BigInt(doc.currentOffset);
+        return later ? { [id]: { ...doc, current: '', currentOffset: e.offset } } : NO_CHANGES;
+      }
       const version: VersionDoc = {
         executor: m.executor, weightsUri: m.weightsUri, commit: m.commit, dtype: m.dtype, inputShape: [...m.inputShape], maxBatchSize: m.maxBatchSize, offset: e.offset,
       };
       const replaces = newer(version, doc.versions[m.version]);
       // The newest manifest by offset names the current version (equal offsets, only possible across partitions: by name).
       const isCurrent =
-        doc.current === '' || BigInt(e.offset) > BigInt(doc.currentOffset) || (BigInt(e.offset) === BigInt(doc.currentOffset) && m.version > doc.current);
+        doc.currentOffset === '' || BigInt(e.offset) > BigInt(doc.currentOffset) || (BigInt(e.offset) === BigInt(doc.currentOffset) && m.version > doc.current);
       if (!replaces && !isCurrent) return NO_CHANGES;
       return {
         [id]: {

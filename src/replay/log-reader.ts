@@ -25,11 +25,19 @@ interface RawMessage {
   value: Buffer;
 }
 
+export interface ReadOptions {
+  /** Where each partition's read starts (default: its beginning). */
+  start?: (partition: number) => bigint | undefined;
+  /** Called for a tombstone (a key with a null value); without it tombstones are skipped. */
+  onTombstone?: (m: { partition: number; offset: string; key: Buffer | null }) => Promise<void> | void;
+}
+
 /**
- * Reads `topic` from `start(partition)` (default: the partition's beginning) to the end it had when
- * the read began, calling `onMessage` in offset order per partition.
+ * Reads `topic` to the end it had when the read began, calling `onMessage` in offset order per
+ * partition.
  */
-export async function readTopic(kafka: Kafka, logger: Logger, topic: string, onMessage: (m: RawMessage) => Promise<void> | void, start?: (partition: number) => bigint | undefined): Promise<void> {
+export async function readTopic(kafka: Kafka, logger: Logger, topic: string, onMessage: (m: RawMessage) => Promise<void> | void, options: ReadOptions = {}): Promise<void> {
+  const { start, onTombstone } = options;
   const admin = kafka.admin();
   await admin.connect();
   const ranges: PartitionRange[] = [];
@@ -41,7 +49,7 @@ export async function readTopic(kafka: Kafka, logger: Logger, topic: string, onM
   } finally {
     await admin.disconnect();
   }
-  await readRanges(kafka, logger, ranges, (m) => (m.value === null ? undefined : onMessage({ partition: m.partition, offset: m.offset, value: m.value })));
+  await readRanges(kafka, logger, ranges, (m) => (m.value === null ? onTombstone?.(m) : onMessage({ partition: m.partition, offset: m.offset, value: m.value })));
 }
 
 /** The whole journal, in offset order. */
@@ -76,7 +84,7 @@ export async function readDecisions(kafka: Kafka, registry: RegistryClient, logg
     let list = byPartition.get(m.partition);
     if (!list) byPartition.set(m.partition, (list = []));
     list.push({ position: `${TOPICS.decisions}:${m.partition}:${m.offset}`, event });
-  }, (p) => starts.get(p));
+  }, { start: (p) => starts.get(p) });
   return [...byPartition.keys()].sort((a, b) => a - b).flatMap((p) => byPartition.get(p)!);
 }
 
@@ -88,11 +96,12 @@ export async function readReports(kafka: Kafka, registry: RegistryClient, logger
   await readTopic(kafka, logger, TOPICS.reports, async (m) => {
     const report = await codec.decode(m.value);
     if (report.timestampMs >= window.fromMs && report.timestampMs <= window.toMs) reports.push(report);
-  }, (p) => starts.get(p));
+  }, { start: (p) => starts.get(p) });
   return reports;
 }
 
-type InputKind = Exclude<CoreInput['kind'], 'tick'>;
+// A retirement is a tombstone, read apart from the messages a schema decodes.
+type InputKind = Exclude<CoreInput['kind'], 'tick' | 'retired'>;
 
 /** The topics the dispatcher consumes, what each message is to it, and its schema. */
 const SOURCES: Readonly<Record<string, { kind: InputKind; schema: 'inference-request' | 'model-manifest' | 'heartbeat' | 'gpu-sample' | 'anomaly-alert' | 'worker-report' }>> = {
@@ -123,11 +132,18 @@ export async function readInputs(kafka: Kafka, registry: RegistryClient, logger:
     const source = SOURCES[topic]!;
     const codec = (await avroCodec(registry, topic, source.schema)) as TopicCodec<unknown>;
     const lowest = new Map([...partitions].map(([p, offsets]) => [p, [...offsets].reduce((a, b) => (a < b ? a : b))]));
+    const wantedRef = (m: { partition: number; offset: string }): string | undefined => (partitions.get(m.partition)?.has(BigInt(m.offset)) ? `${topic}:${m.partition}:${m.offset}` : undefined);
     await readTopic(kafka, logger, topic, async (m) => {
-      const ref = `${topic}:${m.partition}:${m.offset}`;
-      if (!partitions.get(m.partition)?.has(BigInt(m.offset))) return;
-      inputs.set(ref, asInput(source.kind, ref, await codec.decode(m.value)));
-    }, (p) => lowest.get(p) ?? (1n << 62n));
+      const ref = wantedRef(m);
+      if (ref !== undefined) inputs.set(ref, asInput(source.kind, ref, await codec.decode(m.value)));
+    }, {
+      start: (p) => lowest.get(p) ?? (1n << 62n),
+      // The dispatcher takes a tombstone on models.manifests as the model's retirement.
+      onTombstone: (m) => {
+        const ref = wantedRef(m);
+        if (ref !== undefined && topic === TOPICS.manifests && m.key !== null) inputs.set(ref, { kind: 'retired', ref, model: m.key.toString('utf8') });
+      },
+    });
   }
   return inputs;
 }

@@ -20,6 +20,7 @@ import type {
   Heartbeat,
   InferenceRequest,
   InferenceResult,
+  ManifestRecord,
   ModelManifest,
   RolloutAborted,
   SchedulerEvent,
@@ -28,6 +29,7 @@ import type {
 } from '../domain/events/index.js';
 import { requestFieldProblem } from '../domain/events/request.js';
 import { sameShape } from '../domain/events/tensor.js';
+import { isRetirement } from '../domain/events/manifest.js';
 import type { Logger } from '../log.js';
 import type { Kafka } from '../kafka/client.js';
 import { avroCodec, batchCodec, codecsByTopic } from '../kafka/codecs/topic-codec.js';
@@ -50,6 +52,7 @@ import { contextFromHeaders, traceHeaders, traceparentOf } from '../tracing/kafk
 import { startTracing } from '../tracing/setup.js';
 import { ATTR, endWithError, SPAN, tracerOf } from '../tracing/spans.js';
 import { openJournal } from '../replay/journal-sink.js';
+import { retirementOf } from './manifests.js';
 import { createPartitionOwnership, partitionedGroupOf, RebuildSuperseded, type ScaleOutOptions } from './partition-ownership.js';
 import { TenantKeys } from './tenant-keys.js';
 import { TurnClock } from './turn-clock.js';
@@ -118,7 +121,7 @@ type Input =
   | { kind: 'telemetry'; d: Delivery<GpuSample> }
   | { kind: 'anomaly'; d: Delivery<AnomalyAlert> }
   | { kind: 'report'; d: Delivery<WorkerReport> }
-  | { kind: 'manifest'; d: Delivery<ModelManifest> }
+  | { kind: 'manifest'; d: Delivery<ManifestRecord> }
   | { kind: 'tick'; atMs: number };
 
 /** The span of every request while tracing is off: a no-op span of its own would cost an object per queued request. */
@@ -522,8 +525,14 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       case 'manifest':
         if (BigInt(input.d.offset) + 1n >= BigInt(manifestEnds.get(input.d.partition) ?? '0')) manifestsBehind.delete(input.d.partition);
         if (manifestsBehind.size === 0) manifestsRead();
-        manifests.set(input.d.value.model, input.d.value);
-        core.apply({ kind: 'manifest', ref: refOf(input.d), manifest: input.d.value });
+        if (isRetirement(input.d.value)) {
+          manifests.delete(input.d.value.model);
+          core.apply({ kind: 'retired', ref: refOf(input.d), model: input.d.value.model });
+          log.info('dispatcher.model_retired', { model: input.d.value.model, ref: refOf(input.d) });
+        } else {
+          manifests.set(input.d.value.model, input.d.value);
+          core.apply({ kind: 'manifest', ref: refOf(input.d), manifest: input.d.value });
+        }
         input.d.ack();
         return;
       case 'heartbeat':
@@ -655,9 +664,9 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
       })
     : null;
   const sources = {
-    manifests: consume<ModelManifest>(kafka, {
+    manifests: consume<ManifestRecord>(kafka, {
       groupId: `${options.groupId}.manifests.${randomUUID()}`, topics: [TOPICS.manifests], fromBeginning: true,
-      decode: (b) => codecs.manifests.decode(b), deadLetters, logger: log,
+      decode: (b) => codecs.manifests.decode(b), tombstone: retirementOf, deadLetters, logger: log,
     }),
     heartbeats: whole(TOPICS.heartbeats, codecs.heartbeats),
     telemetry: whole(TOPICS.telemetry, codecs.telemetry),

@@ -1,5 +1,8 @@
-/** Publishing a model manifest: workers load it, the dispatcher queues for it. */
-import type { ModelManifest } from '../domain/events/manifest.js';
+/**
+ * Publishing a model manifest (workers load it, the dispatcher queues for it) and retiring a model
+ * (a tombstone under its key: workers unload it, the dispatcher rejects what waits for it).
+ */
+import type { ModelManifest, ModelRetired } from '../domain/events/manifest.js';
 import type { Kafka } from '../kafka/client.js';
 import { avroCodec } from '../kafka/codecs/topic-codec.js';
 import type { EventProducer } from '../kafka/producer.js';
@@ -21,6 +24,15 @@ export async function publishManifests(producer: EventProducer, registry: Regist
   await producer.send(MANIFESTS_TOPIC, manifests.map((m) => ({ key: m.model, value: codec.encode(m) })));
 }
 
+/** Retires each model: a tombstone under its key, which compaction also uses to drop its manifests. */
+export async function retireModels(producer: EventProducer, models: readonly string[]): Promise<void> {
+  if (models.length === 0) return;
+  await producer.send(MANIFESTS_TOPIC, models.map((model) => ({ key: model, value: null })));
+}
+
+/** What a reader of models.manifests takes a tombstone (a key without a value) for. */
+export const retirementOf = (key: Buffer): ModelRetired => ({ type: 'ModelRetired', model: key.toString('utf8') });
+
 /** A live manifest and where it sits on the topic. */
 export interface LiveManifest {
   manifest: ModelManifest;
@@ -29,8 +41,8 @@ export interface LiveManifest {
 }
 
 /**
- * What is live: the newest manifest of each model, read to the topic's current end. A model's
- * manifests share a partition (the key is the model), so the last one read is the newest.
+ * What is live: the newest manifest of each model not retired since, read to the topic's current
+ * end. A model's records share a partition (the key is the model), so the last one read is the newest.
  */
 export async function readLiveManifests(kafka: Kafka, registry: RegistryClient, logger: Logger): Promise<Map<string, LiveManifest>> {
   const codec = await avroCodec(registry, MANIFESTS_TOPIC, 'model-manifest');
@@ -38,7 +50,7 @@ export async function readLiveManifests(kafka: Kafka, registry: RegistryClient, 
   await readTopic(kafka, logger, MANIFESTS_TOPIC, async (m) => {
     const manifest = await codec.decode(m.value);
     live.set(manifest.model, { manifest, partition: m.partition, offset: m.offset });
-  });
+  }, { onTombstone: (m) => void (m.key !== null && live.delete(retirementOf(m.key).model)) });
   return live;
 }
 

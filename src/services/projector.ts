@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { bufferTime, concatMap, filter, from, map, Subscription } from 'rxjs';
 import type { Redis } from 'ioredis';
-import { ConfigError, describeError } from '../domain/errors.js';
+import { ConfigError, DecodeError, describeError } from '../domain/errors.js';
 import type { Kafka } from '../kafka/client.js';
 import { avroCodec, codecsByTopic, type TopicCodec } from '../kafka/codecs/topic-codec.js';
 import { consume, type Delivery } from '../kafka/consumer-source.js';
@@ -24,6 +24,7 @@ import { PROJECTED_KINDS, PROJECTED_SOURCES, type ProjectedEvent, type Projected
 import { PROJECTIONS } from '../projections/index.js';
 import { startMetricsExporter, type MetricsExporter } from '../projections/prometheus-exporter.js';
 import { dumpProjections, openProjectionStore, positionOf, type ProjectionStore } from '../projections/redis-sink.js';
+import { retirementOf } from './manifests.js';
 
 export interface ProjectorOptions {
   groupId: string;
@@ -84,6 +85,10 @@ export async function startProjector(kafka: Kafka, registry: RegistryClient, red
     groupId: options.groupId,
     topics,
     decode: (bytes, topic, { offset }) => decodeEvent(codecs, bytes, topic, offset),
+    tombstone: (key, topic, { offset }) => {
+      if (codecs.get(topic)?.kind !== 'manifest') throw new DecodeError(`a tombstone on ${topic}: only models.manifests takes them`);
+      return { kind: 'manifest', value: retirementOf(key), offset };
+    },
     deadLetters: options.writeDeadLetters === false
       ? { send: async (entry) => log.info('projector.skipped_unreadable', { topic: entry.sourceTopic, partition: entry.partition, offset: entry.offset, reason: entry.reason }) }
       : onlyUnjudged(createDeadLetterSink(producer, codecsByTopic(registry, 'dead-letter')), await judgedPositions(kafka, options.groupId, topics, log), log),

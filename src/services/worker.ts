@@ -11,7 +11,8 @@ import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { mergeMap, Subscription } from 'rxjs';
 import type { Config } from '../config.js';
 import { describeError, GpuflowError, ValidationError } from '../domain/errors.js';
-import type { Batch, Heartbeat, InferenceResult, ModelManifest, WorkerReport } from '../domain/events/index.js';
+import type { Batch, Heartbeat, InferenceResult, ManifestRecord, ModelManifest, WorkerReport } from '../domain/events/index.js';
+import { isRetirement } from '../domain/events/manifest.js';
 import type { DeviceInventory, TelemetrySource } from '../gpu/devices.js';
 import { startSampler } from '../gpu/telemetry-sampler.js';
 import type { Executor } from '../gpu/executors/executor.js';
@@ -34,6 +35,7 @@ import { createTopicDirectory, resultRouter, undeliverableResult } from '../kafk
 import { contextFromHeaders, contextFromTraceparent, traceHeaders } from '../tracing/kafka-headers.js';
 import { startTracing } from '../tracing/setup.js';
 import { ATTR, endWithError, SPAN, tracerOf } from '../tracing/spans.js';
+import { retirementOf } from './manifests.js';
 
 export interface WorkerOptions {
   workerId: string;
@@ -100,11 +102,36 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
   // throws, and the batch is handed back rather than misrouted.
   const results = resultRouter(config.tenantResultTopics ? createTopicDirectory({ admin: () => kafka.admin(), relistAfterMs: 1_000 }) : null);
 
-  const manifestSource: ConsumerSource<ModelManifest> = consume(kafka, {
+  /** Loads, swaps or unloads what one models.manifests record says. */
+  async function applyManifestRecord(record: ManifestRecord): Promise<void> {
+    if (isRetirement(record)) {
+      // Batches already running finish first: unloading waits for them.
+      const held = [host, ...versionHosts.values()].filter((h) => h.manifest(record.model));
+      await Promise.all(held.map((h) => h.unload(record.model)));
+      if (held.length > 0) log.info('worker.model_unloaded', { model: record.model, reason: 'retired' });
+      return;
+    }
+    try {
+      const report = await host.swap(record);
+      log.info('worker.model_loaded', { ...report });
+      await loadSideVersions(record);
+    } catch (error) {
+      log.error('worker.model_load_failed', { model: record.model, version: record.version, error: describeError(error) });
+    }
+  }
+
+  // The topic's history up to now is read before anything is loaded, and only each model's newest
+  // record is acted on: a starting worker loads the live models, not every version each ever had,
+  // nor the models retired since (compaction keeps such history until it runs).
+  const manifestEnds = await endOffsets(kafka, TOPICS.manifests);
+  const manifestsBehind = new Set([...manifestEnds].filter(([, end]) => end !== '0').map(([p]) => p));
+  const history = new Map<string, Delivery<ManifestRecord>>();
+  const manifestSource: ConsumerSource<ManifestRecord> = consume<ManifestRecord>(kafka, {
     groupId: `gpuflow-worker-manifests-${options.workerId}-${epoch}`,
     topics: [TOPICS.manifests],
     fromBeginning: true,
     decode: (b) => manifests.decode(b),
+    tombstone: retirementOf,
     deadLetters,
     logger: log,
   });
@@ -113,14 +140,20 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
     manifestSource.deliveries$
       .pipe(
         mergeMap(async (d) => {
-          try {
-            const report = await host.swap(d.value);
-            log.info('worker.model_loaded', { ...report });
-            await loadSideVersions(d.value);
-          } catch (error) {
-            log.error('worker.model_load_failed', { model: d.value.model, version: d.value.version, error: describeError(error) });
+          if (manifestsBehind.size === 0) {
+            await applyManifestRecord(d.value);
+            d.ack();
+            return;
           }
-          d.ack();
+          if (BigInt(d.offset) + 1n >= BigInt(manifestEnds.get(d.partition) ?? '0')) manifestsBehind.delete(d.partition);
+          history.get(d.value.model)?.ack();
+          history.set(d.value.model, d);
+          if (manifestsBehind.size > 0) return;
+          for (const newest of history.values()) {
+            await applyManifestRecord(newest.value);
+            newest.ack();
+          }
+          history.clear();
         }, 1),
       )
       .subscribe(),

@@ -2,7 +2,9 @@
  * `gpuflow models publish` against the real stack: a temporary git repository of two manifest
  * files is published and listed back as it is in the files; a one-field change shows as exactly
  * that change and is published with its new commit; bad files and a dirty tree are refused with
- * one line and a non-zero exit, and nothing reaches models.manifests.
+ * one line and a non-zero exit, and nothing reaches models.manifests. A model whose file goes is
+ * left live unless --prune retires it; `models retire` retires one by name. Every model the file
+ * publishes is retired by its end, so later suites' workers do not try to load their weights.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -17,7 +19,7 @@ import { endOffsets } from '../../src/kafka/offsets.js';
 import { createRegistryClient } from '../../src/kafka/registry.js';
 import { bootstrap } from '../../src/services/bootstrap.js';
 import { MANIFESTS_TOPIC } from '../../src/services/manifests.js';
-import { testConfig, testKafka, testLogger } from '../helpers/kafka.js';
+import { publishTestManifest, testConfig, testKafka, testLogger } from '../helpers/kafka.js';
 
 const run = randomUUID().slice(0, 6);
 const root = mkdtempSync(join(tmpdir(), 'gpuflow-models-'));
@@ -25,6 +27,8 @@ const store = join(root, 'store');
 const repo = join(root, 'repo');
 const A = `ma-${run}`;
 const B = `mb-${run}`;
+/** Published by hand, not from the repository. */
+const C = `mc-${run}`;
 
 const manifestA = `model: ${A}
 executor: simulated
@@ -82,7 +86,7 @@ function listed(): Map<string, ModelManifest> {
   const r = gpuflow(['models', 'list', '--json']);
   expect(r.code, r.stderr).toBe(0);
   const all = JSON.parse(r.stdout) as ModelManifest[];
-  return new Map(all.filter((m) => m.model === A || m.model === B).map((m) => [m.model, m]));
+  return new Map(all.filter((m) => [A, B, C].includes(m.model)).map((m) => [m.model, m]));
 }
 
 /** What the files say, stamped with `commit`. */
@@ -204,5 +208,43 @@ describe('gpuflow models publish', () => {
     expect(dirty.code, dirty.stderr).toBe(0);
     expect(dirty.stdout).toContain('  ~ maxQueueDelayMs: 5 -> 7');
     expect(listed().get(A)).toEqual({ ...fromFile(A, `${head}-dirty`), maxQueueDelayMs: 7 });
+  });
+
+  it('leaves a model no file declares live, unless --prune, which retires it if the repository published it', async () => {
+    await publishTestManifest({ ...fromFile(A, ''), model: C });
+    rmSync(join(repo, `${B}.yaml`));
+    const third = commit({}, 'B goes');
+    const kept = publish();
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.stdout).toContain(`${B}: live, but no manifest file declares it (left as is; --prune retires it)`);
+    expect(listed().has(B)).toBe(true);
+
+    const dry = publish('--prune', '--dry-run');
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(`${B} would be retired (dry run)`);
+    expect(listed().has(B)).toBe(true);
+
+    const pruned = publish('--prune');
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(pruned.stdout).toContain(`${B}: live, but no manifest file declares it (retired by --prune)`);
+    expect(pruned.stdout).toContain(`${C}: live, but no manifest file declares it (left as is: not published from this repository)`);
+    expect(pruned.stdout).toContain(`at commit ${third.slice(0, 12)}; retired ${B}`);
+    expect([...listed().keys()].sort()).toEqual([A, C]);
+  });
+});
+
+describe('gpuflow models retire', () => {
+  it('retires a live model by name, and refuses one that is not live with one line', async () => {
+    const before = await topicEnd();
+    const unknown = gpuflow(['models', 'retire', A, `nope-${run}`]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(unknown.stderr).toContain(`models retire: not live: nope-${run}`);
+    expect(await topicEnd()).toBe(before);
+
+    const r = gpuflow(['models', 'retire', A, C]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`models: retired ${A}, ${C}`);
+    expect(listed().size).toBe(0);
   });
 });

@@ -36,6 +36,22 @@ export interface ModelManifest {
   shadowVersion?: string;
 }
 
+/**
+ * models.manifests: a tombstone (a null value under the model's key) retires the model. Its queued
+ * requests are rejected, later ones are refused as for an unknown model, and workers unload it.
+ */
+export interface ModelRetired {
+  readonly type: 'ModelRetired';
+  readonly model: string;
+}
+
+/** One record of models.manifests: a model's live manifest, or its retirement. */
+export type ManifestRecord = ModelManifest | ModelRetired;
+
+export function isRetirement(record: ManifestRecord): record is ModelRetired {
+  return (record as Partial<ModelRetired>).type === 'ModelRetired';
+}
+
 /** A manifest with every optional field present: what a consumer of any schema version can rely on. */
 export function manifestDefaults(m: ModelManifest): Required<ModelManifest> {
   return {

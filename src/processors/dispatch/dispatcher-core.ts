@@ -36,6 +36,8 @@ import { shadowCopy } from '../traffic/shadow-copy.js';
 /** An input other than a request; `ref` names its source ('topic:partition:offset' or 'tick:<ms>'). */
 export type SignalInput =
   | { kind: 'manifest'; ref: string; manifest: ModelManifest }
+  /** The model's tombstone on models.manifests. */
+  | { kind: 'retired'; ref: string; model: string }
   | { kind: 'heartbeat'; ref: string; heartbeat: Heartbeat }
   | { kind: 'telemetry'; ref: string; sample: GpuSample }
   | { kind: 'anomaly'; ref: string; alert: AnomalyAlert }
@@ -262,6 +264,10 @@ export function createDispatcherCore<H>(options: DispatcherCoreOptions<H>): Disp
         observe({ type: 'ManifestSeen', inputRef: input.ref, manifest: m });
         return;
       }
+      case 'retired':
+        manifests.delete(input.model);
+        batcherIn.next({ type: 'ModelRetired', model: input.model, inputRef: input.ref });
+        return;
       case 'heartbeat':
         lastCapacity.set(input.heartbeat.workerId, input.heartbeat.capacity);
         applyScheduler({ type: 'HeartbeatReceived', inputRef: input.ref, heartbeat: input.heartbeat });

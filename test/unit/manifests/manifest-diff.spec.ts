@@ -48,6 +48,14 @@ describe('manifest diff', () => {
     ]);
   });
 
+  it('says whether a model no file declares stays live or is pruned', () => {
+    const diffs = diffManifests(new Map([['mlp-small', DEMO_MANIFEST]]), new Map());
+    expect(diffs).toEqual([{ model: 'mlp-small', status: 'removed', changes: [] }]);
+    expect(formatDiff(diffs)).toEqual(['mlp-small: live, but no manifest file declares it (left as is; --prune retires it)']);
+    expect(formatDiff(diffs, new Set(['mlp-small']))).toEqual(['mlp-small: live, but no manifest file declares it (retired by --prune)']);
+    expect(formatDiff(diffs, new Set())).toEqual(['mlp-small: live, but no manifest file declares it (left as is: not published from this repository)']);
+  });
+
   it('shows versions as their own fields, added and removed', () => {
     const live = { ...DEMO_MANIFEST, weightsByVersion: { '1': 'a.safetensors', '2': 'b.safetensors' } };
     const next = { ...DEMO_MANIFEST, weightsByVersion: { '1': 'a.safetensors', '3': 'c.safetensors' }, canaryVersion: '3', canaryWeightPercent: 10 };

@@ -28,6 +28,20 @@ describe('model versions and traffic split', () => {
     }
   });
 
+  it('a retirement leaves no version current until a newer manifest, whatever the read order', () => {
+    const retired: ProjectedEvent = { kind: 'manifest', value: { type: 'ModelRetired', model: 'm0' }, offset: '8' };
+    const events = [manifest(0, '1', 3), manifest(0, '2', 7), retired];
+    for (const order of [events, [...events].reverse(), [events[1]!, retired, events[0]!]]) {
+      const m0 = fold(modelVersionsProjection, order).get('model/m0') as ModelVersionsDoc;
+      expect([m0.current, m0.currentOffset]).toEqual(['', '8']);
+      expect(Object.keys(m0.versions)).toEqual(['1', '2']);
+      const families = metricFamilies(new Map([[modelVersionsProjection.name, fold(modelVersionsProjection, order)]]), 0);
+      expect(families.find((f) => f.name === 'gpuflow_model_version_current')!.samples.map((x) => x.value)).toEqual([0, 0]);
+    }
+    const back = [...events, manifest(0, '2', 11)];
+    for (const order of [back, [...back].reverse()]) expect((fold(modelVersionsProjection, order).get('model/m0') as ModelVersionsDoc).current).toBe('2');
+  });
+
   it('splits the most recent results between the versions that served them', () => {
     // 100 old results on version 1, then a canary: 150 on 1 and 50 on 2 interleaved.
     const old = Array.from({ length: 100 }, (_, i) => served(i, '1', i));

@@ -42,7 +42,7 @@ async function recordingJournal() {
   const kafka = { admin: () => ({ connect: async () => undefined, disconnect: async () => undefined, listTopics: async () => ['dispatcher.inputs'] }) } as unknown as Kafka;
   const started = { type: 'started', instance: 'i1', atMs: 0, tickMs: 100, queuePolicy: {}, scheduler: {} } as const;
   const journal = await openJournal(kafka, producer, createLogger({}, 'error'), started);
-  const read = (): JournalRecord[] => sent.flatMap((m) => decodeJournalRecords(m.value));
+  const read = (): JournalRecord[] => sent.flatMap((m) => decodeJournalRecords(m.value!));
   return { journal, sent, read, started };
 }
 
@@ -63,7 +63,7 @@ describe('journal sink', () => {
     journal.input(6, 'tick:6');
     journal.flush();
     expect(sent).toHaveLength(3);
-    expect(JSON.parse(sent[2]!.value.toString()).type).toBe('input');
+    expect(JSON.parse(sent[2]!.value!.toString()).type).toBe('input');
     const records = read();
     expect(records[0]).toEqual(started);
     expect(records.slice(1).map((r) => (r.type === 'input' ? [r.seq, r.ref] : null))).toEqual([
