@@ -18,6 +18,7 @@ import { bootstrap } from '../../src/services/bootstrap.js';
 import { DEMO_MANIFEST, readLiveManifests, retireModels } from '../../src/services/manifests.js';
 import { consumeFromEnd, publishTestManifest, testConfig, testKafka, testLogger, waitFor } from '../helpers/kafka.js';
 import { children, gpuflowSync, kill, ready } from '../helpers/processes.js';
+import { expectVerifiedReplay } from '../helpers/replay.js';
 
 const logger = testLogger();
 const procs = children();
@@ -116,8 +117,6 @@ describe('retiring a model on the real stack', () => {
   });
 
   it('replay --verify re-decides the run, the retirement included, with 0 differences', () => {
-    const cli = gpuflowSync(['replay', '--from', String(range.fromMs), '--to', String(range.toMs), '--verify']);
-    expect(cli.stderr + cli.stdout).toMatch(/0 differences in \d+ decisions/);
-    expect(cli.code).toBe(0);
+    expect(expectVerifiedReplay(range.fromMs, range.toMs)).toBeGreaterThan(20);
   });
 });
