@@ -18,27 +18,35 @@ export const TENANT_MAC_HEADER = 'gpuflow-tenant-mac';
 export type TenantClaim = Pick<InferenceRequest, 'tenant' | 'requestId' | 'model' | 'submittedAtMs'>;
 
 /**
- * 32 bytes as hex: a tenant key (32 random bytes, on the first line of its file) and a signature
- * (an HMAC-SHA256) are both written so.
+ * 32 bytes as hex: a tenant key (32 random bytes, a line of its file) and a signature (an
+ * HMAC-SHA256) are both written so.
  */
 const HEX_32_BYTES = /^[0-9a-f]{64}$/i;
 
-export function parseTenantKey(text: string, source: string): Buffer {
-  const line = text.split('\n')[0]?.trim() ?? '';
-  if (!HEX_32_BYTES.test(line)) throw new ConfigError(`${source} does not hold a tenant key (64 hex digits on the first line)`);
-  return Buffer.from(line, 'hex');
+/**
+ * The keys of a tenant key file, one per line: the first is the one clients sign with, and a
+ * signature made with any of them holds. A rotation puts a new key first and keeps the previous
+ * one below it until every client signs with the new one.
+ */
+export function parseTenantKeys(text: string, source: string): Buffer[] {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  if (lines.length === 0 || !lines.every((l) => HEX_32_BYTES.test(l))) throw new ConfigError(`${source} does not hold tenant keys (64 hex digits a line)`);
+  return lines.map((l) => Buffer.from(l, 'hex'));
 }
 
-/** A tenant key from its file; ConfigError, in one line, when it cannot be read or is not a key. */
-export function readTenantKey(file: string): Buffer {
+/** A tenant key file's keys; ConfigError, in one line, when it cannot be read or holds anything but keys. */
+export function readTenantKeys(file: string): Buffer[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (cause) {
     throw new ConfigError(`cannot read the tenant key file ${file}: ${(cause as Error).message}`, { cause });
   }
-  return parseTenantKey(text, file);
+  return parseTenantKeys(text, file);
 }
+
+/** The key a client signs with: the first of its file. */
+export const readTenantKey = (file: string): Buffer => readTenantKeys(file)[0]!;
 
 /** The signature a message carries, if any. */
 export function tenantSignatureOf(headers: MessageHeaders): string | undefined {
@@ -58,13 +66,13 @@ export function signTenantClaim(key: Buffer, claim: TenantClaim): string {
 }
 
 /**
- * Why a request's tenant claim does not hold, or null when it is signed with the named tenant's
- * key. `key` is undefined for a tenant the dispatcher has no key for.
+ * Why a request's tenant claim does not hold, or null when it is signed with one of the named
+ * tenant's keys. `keys` is undefined for a tenant the dispatcher has no key for.
  */
-export function tenantClaimProblem(claim: TenantClaim, signature: string | undefined, key: Buffer | undefined): string | null {
-  if (key === undefined) return `tenant '${claim.tenant}' has no signing key here: its requests cannot be checked`;
+export function tenantClaimProblem(claim: TenantClaim, signature: string | undefined, keys: readonly Buffer[] | undefined): string | null {
+  if (keys === undefined || keys.length === 0) return `tenant '${claim.tenant}' has no signing key here: its requests cannot be checked`;
   if (signature === undefined || signature === '') return `request for tenant '${claim.tenant}' is not signed (header ${TENANT_MAC_HEADER})`;
   const given = HEX_32_BYTES.test(signature) ? Buffer.from(signature, 'hex') : null;
-  if (given === null || !timingSafeEqual(given, mac(key, claim))) return `request is not signed with tenant '${claim.tenant}'s key`;
+  if (given === null || !keys.some((key) => timingSafeEqual(given, mac(key, claim)))) return `request is not signed with tenant '${claim.tenant}'s key`;
   return null;
 }

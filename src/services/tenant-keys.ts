@@ -1,19 +1,22 @@
 /**
  * The tenants' signing keys a dispatcher checks requests against: one file per tenant,
  * `DIR/TENANT.key` (what `gpuflow stack tenant add` writes), read when the tenant is first seen.
- * A tenant without a usable file is looked for again after `recheckMs`, so a tenant added while
- * the dispatcher runs is served without a restart; a key replaced in place needs one.
+ * Each tenant's file is looked at again at most every `recheckMs` and read again when it changed,
+ * so a tenant added, a key rotated (`stack tenant rotate-key`) or a file removed takes effect
+ * without a restart, within that interval.
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, describeError } from '../domain/errors.js';
-import { readTenantKey, tenantClaimProblem, tenantSignatureOf, type TenantClaim } from '../kafka/tenant-claim.js';
+import { readTenantKeys, tenantClaimProblem, tenantSignatureOf, type TenantClaim } from '../kafka/tenant-claim.js';
 import type { Logger } from '../log.js';
 import type { MessageHeaders } from '../tracing/kafka-headers.js';
 
 interface Known {
-  key: Buffer | undefined;
-  readAtMs: number;
+  keys: Buffer[] | undefined;
+  checkedAtMs: number;
+  /** The file's identity and version when it was read ('' when there was none). */
+  stamp: string;
 }
 
 export class TenantKeys {
@@ -29,25 +32,34 @@ export class TenantKeys {
     if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new ConfigError(`tenant keys folder ${dir} is not a directory`);
   }
 
-  /** Why the request's tenant claim does not hold, or null when it is signed with the tenant's key. */
+  /** Why the request's tenant claim does not hold, or null when it is signed with one of the tenant's keys. */
   problem(claim: TenantClaim, headers: MessageHeaders): string | null {
-    return tenantClaimProblem(claim, tenantSignatureOf(headers), this.keyOf(claim.tenant));
+    return tenantClaimProblem(claim, tenantSignatureOf(headers), this.keysOf(claim.tenant));
   }
 
   /** Only names that passed the request's tenant-name check reach here: no path separator in them. */
-  private keyOf(tenant: string): Buffer | undefined {
+  private keysOf(tenant: string): Buffer[] | undefined {
     const now = this.now();
     const known = this.known.get(tenant);
-    if (known !== undefined && (known.key !== undefined || now - known.readAtMs < this.recheckMs)) return known.key;
+    if (known !== undefined && now - known.checkedAtMs < this.recheckMs) return known.keys;
     const file = join(this.dir, `${tenant}.key`);
-    let key: Buffer | undefined;
-    try {
-      key = readTenantKey(file);
-    } catch (error) {
-      const missing = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
-      if (!missing) this.logger.warn('dispatcher.tenant_key_unreadable', { tenant, file, error: describeError(error) });
+    const stat = statSync(file, { throwIfNoEntry: false });
+    // A rename over the file (an atomic replace) changes the inode; an edit in place, the time or size.
+    const stamp = stat === undefined ? '' : `${stat.ino}:${stat.mtimeMs}:${stat.size}`;
+    if (known !== undefined && stamp === known.stamp) {
+      known.checkedAtMs = now;
+      return known.keys;
     }
-    this.known.set(tenant, { key, readAtMs: now });
-    return key;
+    let keys: Buffer[] | undefined;
+    if (stat !== undefined) {
+      try {
+        keys = readTenantKeys(file);
+      } catch (error) {
+        this.logger.warn('dispatcher.tenant_key_unreadable', { tenant, file, error: describeError(error) });
+      }
+    }
+    if (known !== undefined) this.logger.info('dispatcher.tenant_keys_changed', { tenant, file, keys: keys?.length ?? 0 });
+    this.known.set(tenant, { keys, checkedAtMs: now, stamp });
+    return keys;
   }
 }

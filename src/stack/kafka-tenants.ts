@@ -6,12 +6,13 @@
  * has no API for SCRAM credentials), the topic and ACLs through kafkajs.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Secret, STACK_KAFKA_ADMIN, stackKafkaSecretsDir, stackKafkaTlsDir, TENANT_NAME, type Config } from '../config.js';
 import { ConfigError, StackError } from '../domain/errors.js';
 import { createKafka, type Kafka } from '../kafka/client.js';
 import { createTopicsAndWait } from '../kafka/create-topics.js';
+import { readTenantKeys } from '../kafka/tenant-claim.js';
 import { loadTopicSpecs, topicSpec } from '../kafka/topics.js';
 import type { Logger } from '../log.js';
 import { newPassword, PASSWORD_PATTERN, redact, stackAdminPassword, writePrivate } from './kafka-secrets.js';
@@ -227,6 +228,24 @@ export function ensureTenantKey(file: string): string {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writePrivate(file, `${randomBytes(32).toString('hex')}\n`);
   return file;
+}
+
+/**
+ * Rotates the tenant's signing key in `file`: a new key goes first (clients started from now on
+ * sign with it) and the previous first key stays below it, so dispatchers, which re-read the file
+ * within their recheck interval, admit both while clients move over. Older keys are dropped. With
+ * `dropPrevious` no key is made and only the first is kept: the end of a rotation. The file is
+ * replaced in one rename. Returns the keys the file now holds.
+ */
+export function rotateTenantKey(tenant: string, file: string, options: { dropPrevious: boolean }): number {
+  checkTenant(tenant);
+  if (!existsSync(file)) throw new ConfigError(`tenant ${tenant} has no signing key file ${file}: 'gpuflow stack tenant add ${tenant}' makes one`);
+  const [current] = readTenantKeys(file);
+  const keys = options.dropPrevious ? [current!] : [randomBytes(32), current!];
+  const next = `${file}.next`;
+  writePrivate(next, keys.map((k) => `${k.toString('hex')}\n`).join(''));
+  renameSync(next, file);
+  return keys.length;
 }
 
 /** Where `gpuflow stack tenant add` keeps a tenant's password unless told otherwise. */

@@ -3,7 +3,7 @@
  * and a simulated worker, each its own process. Requests signed with their tenant's key are
  * served; a request that names acme but is signed with globex's key, and one not signed at all,
  * go to inference.requests.dlq with the reason and are never answered (the answer would reach
- * the tenant they name).
+ * the tenant they name). A key rotated while the dispatcher runs is taken without a restart.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,9 @@ import type { DeadLetter, InferenceRequest } from '../../src/domain/events/index
 import { avroCodec, type TopicCodec } from '../../src/kafka/codecs/topic-codec.js';
 import type { ConsumerSource } from '../../src/kafka/consumer-source.js';
 import { createProducer, type EventProducer } from '../../src/kafka/producer.js';
+import { readTenantKey } from '../../src/kafka/tenant-claim.js';
 import { bootstrap } from '../../src/services/bootstrap.js';
+import { rotateTenantKey } from '../../src/stack/kafka-tenants.js';
 import { DEMO_MANIFEST, publishManifest } from '../../src/services/manifests.js';
 import { consumeFromEnd, testConfig, testLogger, uniqueName, waitFor } from '../helpers/kafka.js';
 import { children, ready } from '../helpers/processes.js';
@@ -104,5 +106,37 @@ describe('signed tenant claims', () => {
     // The dispatcher still serves signed requests afterwards.
     const after = await clients.acme.infer({ model: DEMO_MANIFEST.model, tenant: 'acme', sloClass: 'batch', deadlineMs: 5_000, tensor });
     expect(after.status).toBe('OK');
+  });
+
+  it('takes a rotated key while it runs: both keys hold during the rotation, only the new one after it', async () => {
+    const file = join(keysDir, 'acme.key');
+    rotateTenantKey('acme', file, { dropPrevious: false });
+    const rotated = await createClient(testConfig(), logger, { signingKey: readTenantKey(file) });
+    try {
+      const served = async (client: GpuflowClient, requestId: string): Promise<boolean> => {
+        try {
+          return (await client.infer({ requestId, model: DEMO_MANIFEST.model, tenant: 'acme', sloClass: 'batch', deadlineMs: 2_000, timeoutMs: 2_500, tensor })).status === 'OK';
+        } catch (error) {
+          if (error instanceof RequestTimeoutError) return false;
+          throw error;
+        }
+      };
+      // The dispatcher looks at a key file again at most every 10 s.
+      let attempt = 0;
+      await waitFor('the new key admitted', async () => (await served(rotated, `new-${attempt++}-${randomUUID()}`)) || undefined, 30_000, 0);
+      expect(await served(clients.acme, `old-${randomUUID()}`)).toBe(true);
+
+      rotateTenantKey('acme', file, { dropPrevious: true });
+      const refused = await waitFor('the previous key refused', async () => {
+        const id = `old-${attempt++}-${randomUUID()}`;
+        if (await served(clients.acme, id)) return undefined;
+        await waitFor('its dead letter', () => deadLettered.get(id), 10_000);
+        return deadLettered.get(id);
+      }, 30_000, 0);
+      expect(refused).toBe("request is not signed with tenant 'acme's key");
+      expect(await served(rotated, `new-${randomUUID()}`)).toBe(true);
+    } finally {
+      await rotated.close();
+    }
   });
 });

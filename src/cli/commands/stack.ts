@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { ConfigError } from '../../domain/errors.js';
 import { stackDown, stackStatus, stackUp } from '../../stack/index.js';
-import { addKafkaTenant, tenantPasswordFile } from '../../stack/kafka-tenants.js';
+import { addKafkaTenant, rotateTenantKey, tenantKeyFile, tenantPasswordFile } from '../../stack/kafka-tenants.js';
 import type { Command, CommandContext } from '../command.js';
 
 /**
@@ -9,10 +9,22 @@ import type { Command, CommandContext } from '../command.js';
  * The password stays in a file (0600), never on the terminal: --password-file's first line, or a
  * new one generated into that file (default GPUFLOW_HOME/kafka/tenants/NAME.password). The
  * tenant's request-signing key goes beside it (NAME.key, kept when it exists).
+ * `stack tenant rotate-key NAME [--drop-previous]`: a new signing key in NAME.key (docs/security.md).
  */
-async function tenantCommand(positionals: string[], passwordFile: string | undefined, { config, logger, print }: CommandContext): Promise<number> {
+async function tenantCommand(positionals: string[], flags: { passwordFile?: string; dropPrevious: boolean }, { config, logger, print }: CommandContext): Promise<number> {
   const [verb, name] = positionals;
-  if (verb !== 'add' || !name || positionals.length > 2) throw new ConfigError(`tenant: expected 'add NAME', got '${positionals.join(' ')}'`);
+  if ((verb !== 'add' && verb !== 'rotate-key') || !name || positionals.length > 2) throw new ConfigError(`tenant: expected 'add NAME' or 'rotate-key NAME', got '${positionals.join(' ')}'`);
+  if (verb === 'rotate-key') {
+    if (flags.passwordFile !== undefined) throw new ConfigError("--password-file goes with 'tenant add'");
+    const file = tenantKeyFile(config.home, name);
+    const keys = rotateTenantKey(name, file, { dropPrevious: flags.dropPrevious });
+    print(flags.dropPrevious
+      ? `tenant ${name}: ${file} holds only the current signing key; dispatchers refuse the previous one within 10 s`
+      : `tenant ${name}: a new signing key first in ${file}, the previous one kept below it (${keys} keys); dispatchers take it within 10 s. Restart the tenant's clients, then 'gpuflow stack tenant rotate-key ${name} --drop-previous'`);
+    return 0;
+  }
+  if (flags.dropPrevious) throw new ConfigError("--drop-previous goes with 'tenant rotate-key'");
+  const passwordFile = flags.passwordFile;
   // A name that is not a tenant's never reaches a path: addKafkaTenant refuses it before any file is touched.
   const file = passwordFile ? resolve(passwordFile) : tenantPasswordFile(config.home, name);
   const tenant = await addKafkaTenant(config, logger, name, { passwordFile: file });
@@ -22,16 +34,21 @@ async function tenantCommand(positionals: string[], passwordFile: string | undef
 
 export const stackCommand: Command = {
   name: 'stack',
-  summary: 'start, stop or inspect the local Kafka, schema registry, Redis and Prometheus; add tenants to a secured Kafka',
-  usage: 'gpuflow stack up|down|status | gpuflow stack tenant add NAME [--password-file F]',
+  summary: 'start, stop or inspect the local Kafka, schema registry, Redis and Prometheus; add tenants to a secured Kafka and rotate their signing keys',
+  usage: 'gpuflow stack up|down|status | gpuflow stack tenant add NAME [--password-file F] | gpuflow stack tenant rotate-key NAME [--drop-previous]',
   flags: {
     'password-file': { type: 'string', description: "tenant add: the tenant's password (first line); generated into it when the file does not exist" },
+    'drop-previous': { type: 'boolean', description: "tenant rotate-key: keep only the current key (the end of a rotation)" },
   },
   async run({ positionals, flags }, context) {
     const { config, logger, print } = context;
     const action = positionals[0];
-    if (action === 'tenant') return tenantCommand(positionals.slice(1), typeof flags['password-file'] === 'string' ? flags['password-file'] : undefined, context);
+    if (action === 'tenant') {
+      const passwordFile = typeof flags['password-file'] === 'string' ? flags['password-file'] : undefined;
+      return tenantCommand(positionals.slice(1), { ...(passwordFile === undefined ? {} : { passwordFile }), dropPrevious: flags['drop-previous'] === true }, context);
+    }
     if (flags['password-file'] !== undefined) throw new ConfigError("--password-file goes with 'tenant add'");
+    if (flags['drop-previous'] !== undefined) throw new ConfigError("--drop-previous goes with 'tenant rotate-key'");
     if (action === 'up') await stackUp(config, logger);
     else if (action === 'down') await stackDown(config, logger);
     else if (action !== 'status') throw new ConfigError(`stack: expected 'up', 'down', 'status' or 'tenant add NAME', got '${action ?? ''}'`);

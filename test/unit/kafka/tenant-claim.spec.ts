@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/domain/errors.js';
-import { parseTenantKey, readTenantKey, signTenantClaim, TENANT_MAC_HEADER, tenantClaimProblem, tenantSignatureOf, type TenantClaim } from '../../../src/kafka/tenant-claim.js';
+import { parseTenantKeys, readTenantKey, readTenantKeys, signTenantClaim, TENANT_MAC_HEADER, tenantClaimProblem, tenantSignatureOf, type TenantClaim } from '../../../src/kafka/tenant-claim.js';
 
 const claimArb = fc.record({
   tenant: fc.stringMatching(/^[A-Za-z0-9._-]{1,64}$/),
@@ -26,8 +26,11 @@ describe('tenant claims', () => {
       fc.property(claimArb, keyArb, keyArb, (claim, key, other) => {
         const signature = signTenantClaim(key, claim);
         expect(signature).toMatch(/^[0-9a-f]{64}$/);
-        expect(tenantClaimProblem(claim, signature, key)).toBeNull();
-        if (!key.equals(other)) expect(tenantClaimProblem(claim, signature, other)).toBe(`request is not signed with tenant '${claim.tenant}'s key`);
+        expect(tenantClaimProblem(claim, signature, [key])).toBeNull();
+        if (!key.equals(other)) expect(tenantClaimProblem(claim, signature, [other])).toBe(`request is not signed with tenant '${claim.tenant}'s key`);
+        // During a rotation the file holds both: a signature by either holds.
+        expect(tenantClaimProblem(claim, signature, [other, key])).toBeNull();
+        expect(tenantClaimProblem(claim, signature, [key, other])).toBeNull();
       }),
     );
   });
@@ -37,7 +40,7 @@ describe('tenant claims', () => {
       fc.property(claimArb, keyArb, fc.constantFrom<keyof TenantClaim>('tenant', 'requestId', 'model', 'submittedAtMs'), (claim, key, field) => {
         const signature = signTenantClaim(key, claim);
         const changed = { ...claim, [field]: field === 'submittedAtMs' ? claim.submittedAtMs + 1 : `${String(claim[field])}x` };
-        expect(tenantClaimProblem(changed, signature, key)).not.toBeNull();
+        expect(tenantClaimProblem(changed, signature, [key])).not.toBeNull();
       }),
     );
   });
@@ -46,10 +49,11 @@ describe('tenant claims', () => {
     const claim: TenantClaim = { tenant: 'acme', requestId: 'r1', model: 'm', submittedAtMs: 1 };
     const key = randomBytes(32);
     expect(tenantClaimProblem(claim, signTenantClaim(key, claim), undefined)).toBe("tenant 'acme' has no signing key here: its requests cannot be checked");
-    expect(tenantClaimProblem(claim, undefined, key)).toBe(`request for tenant 'acme' is not signed (header ${TENANT_MAC_HEADER})`);
-    expect(tenantClaimProblem(claim, '', key)).toBe(`request for tenant 'acme' is not signed (header ${TENANT_MAC_HEADER})`);
+    expect(tenantClaimProblem(claim, signTenantClaim(key, claim), [])).toBe("tenant 'acme' has no signing key here: its requests cannot be checked");
+    expect(tenantClaimProblem(claim, undefined, [key])).toBe(`request for tenant 'acme' is not signed (header ${TENANT_MAC_HEADER})`);
+    expect(tenantClaimProblem(claim, '', [key])).toBe(`request for tenant 'acme' is not signed (header ${TENANT_MAC_HEADER})`);
     for (const bad of ['zz', 'abc', signTenantClaim(key, claim).slice(2), `${signTenantClaim(key, claim)}00`]) {
-      expect(tenantClaimProblem(claim, bad, key)).toBe("request is not signed with tenant 'acme's key");
+      expect(tenantClaimProblem(claim, bad, [key])).toBe("request is not signed with tenant 'acme's key");
     }
   });
 
@@ -60,17 +64,20 @@ describe('tenant claims', () => {
     expect(tenantSignatureOf({ [TENANT_MAC_HEADER]: [Buffer.from('ef'), 'gh'] })).toBe('ef');
   });
 
-  it('reads a key file: 64 hex digits on the first line, else a one-line ConfigError', () => {
+  it('reads a key file: 64 hex digits a line, the first the one to sign with, else a one-line ConfigError', () => {
     const dir = mkdtempSync(join(tmpdir(), 'gpuflow-tenant-key-'));
     try {
-      const key = randomBytes(32);
-      writeFileSync(join(dir, 'good.key'), `${key.toString('hex').toUpperCase()}\nanything after\n`);
+      const [key, previous] = [randomBytes(32), randomBytes(32)];
+      writeFileSync(join(dir, 'good.key'), `${key.toString('hex').toUpperCase()}\n\n ${previous.toString('hex')}\n`);
       expect(readTenantKey(join(dir, 'good.key')).equals(key)).toBe(true);
+      expect(readTenantKeys(join(dir, 'good.key')).map((k) => k.toString('hex'))).toEqual([key.toString('hex'), previous.toString('hex')]);
       writeFileSync(join(dir, 'short.key'), 'abcd\n');
       expect(() => readTenantKey(join(dir, 'short.key'))).toThrow(ConfigError);
-      expect(() => readTenantKey(join(dir, 'short.key'))).toThrow(`${join(dir, 'short.key')} does not hold a tenant key (64 hex digits on the first line)`);
+      expect(() => readTenantKey(join(dir, 'short.key'))).toThrow(`${join(dir, 'short.key')} does not hold tenant keys (64 hex digits a line)`);
+      writeFileSync(join(dir, 'mixed.key'), `${key.toString('hex')}\nanything after\n`);
+      expect(() => readTenantKeys(join(dir, 'mixed.key'))).toThrow('does not hold tenant keys');
       expect(() => readTenantKey(join(dir, 'missing.key'))).toThrow(/^cannot read the tenant key file .*missing\.key: ENOENT/);
-      expect(() => parseTenantKey('', 'x')).toThrow('x does not hold a tenant key');
+      expect(() => parseTenantKeys('', 'x')).toThrow('x does not hold tenant keys');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

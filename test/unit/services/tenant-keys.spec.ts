@@ -57,7 +57,45 @@ describe('TenantKeys', () => {
     const lines: string[] = [];
     const keys = new TenantKeys(dir, createLogger({}, 'warn', (line) => lines.push(line)));
     expect(keys.problem({ tenant: 'bad', requestId: 'r', model: 'm', submittedAtMs: 0 }, {})).toMatch(/has no signing key here/);
-    expect(lines.some((l) => l.includes('dispatcher.tenant_key_unreadable') && l.includes('does not hold a tenant key'))).toBe(true);
+    expect(lines.some((l) => l.includes('dispatcher.tenant_key_unreadable') && l.includes('does not hold tenant keys'))).toBe(true);
+  });
+
+  it('takes a rotated key, a dropped one and a removed file into account at the next recheck', () => {
+    const dir = keysDir();
+    const file = join(dir, 'acme.key');
+    let now = 0;
+    const lines: string[] = [];
+    const keys = new TenantKeys(dir, createLogger({}, 'info', (line) => lines.push(line)), () => now, 10_000);
+    const claim = { tenant: 'acme', requestId: 'r', model: 'm', submittedAtMs: 0 };
+    const [old, fresh] = [randomBytes(32), randomBytes(32)];
+    const signedBy = (key: Buffer) => ({ [TENANT_MAC_HEADER]: signTenantClaim(key, claim) });
+    writeFileSync(file, `${old.toString('hex')}\n`);
+    expect(keys.problem(claim, signedBy(old))).toBeNull();
+
+    // Unchanged at the recheck: not read again.
+    now = 10_000;
+    expect(keys.problem(claim, signedBy(old))).toBeNull();
+    expect(lines.filter((l) => l.includes('dispatcher.tenant_keys_changed'))).toHaveLength(0);
+
+    // Rotated: the new key first, the old one kept below it. Both hold once the file is looked at again.
+    writeFileSync(file, `${fresh.toString('hex')}\n${old.toString('hex')}\n`);
+    now = 15_000;
+    expect(keys.problem(claim, signedBy(fresh))).toMatch(/is not signed with tenant 'acme's key/);
+    now = 20_000;
+    expect(keys.problem(claim, signedBy(fresh))).toBeNull();
+    expect(keys.problem(claim, signedBy(old))).toBeNull();
+
+    // The old key dropped: only the new one holds.
+    writeFileSync(file, `${fresh.toString('hex')}\n`);
+    now = 30_000;
+    expect(keys.problem(claim, signedBy(old))).toMatch(/is not signed with tenant 'acme's key/);
+    expect(keys.problem(claim, signedBy(fresh))).toBeNull();
+
+    // The file removed: the tenant has no key.
+    rmSync(file);
+    now = 40_000;
+    expect(keys.problem(claim, signedBy(fresh))).toMatch(/has no signing key here/);
+    expect(lines.filter((l) => l.includes('dispatcher.tenant_keys_changed')).map((l) => (JSON.parse(l) as { keys: number }).keys)).toEqual([2, 1, 0]);
   });
 
   it('refuses a keys folder that does not exist', () => {
