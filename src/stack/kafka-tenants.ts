@@ -79,10 +79,10 @@ export function stackAdminKafka(config: Config, logger: Logger): Kafka {
 }
 
 /**
- * Sets a SCRAM-SHA-512 credential with Kafka's ConfigCommand. The password travels in files (mode
- * 0600, removed afterwards), never in arguments or logs.
+ * Sets (a password) or deletes (null) a SCRAM-SHA-512 credential with Kafka's ConfigCommand. The
+ * passwords travel in files (mode 0600, removed afterwards), never in arguments or logs.
  */
-async function setScramCredential(config: Config, logger: Logger, user: string, password: string): Promise<void> {
+async function alterScramCredential(config: Config, logger: Logger, user: string, password: string | null): Promise<void> {
   const { java, classpath } = await kafkaRuntime(config, logger);
   const dir = stackKafkaSecretsDir(config.home);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -102,7 +102,8 @@ async function setScramCredential(config: Config, logger: Logger, user: string, 
     ].join('\n'),
   );
   // In a file the value goes without the brackets that --add-config wants.
-  writePrivate(credentialFile, `SCRAM-SHA-512=iterations=8192,password=${password}\n`);
+  if (password !== null) writePrivate(credentialFile, `SCRAM-SHA-512=iterations=8192,password=${password}\n`);
+  const change = password !== null ? ['--add-config-file', credentialFile] : ['--delete-config', 'SCRAM-SHA-512'];
   try {
     await runTool(
       java,
@@ -122,8 +123,7 @@ async function setScramCredential(config: Config, logger: Logger, user: string, 
         'users',
         '--entity-name',
         user,
-        '--add-config-file',
-        credentialFile,
+        ...change,
       ],
       { timeoutMs: 120_000 },
     );
@@ -131,7 +131,8 @@ async function setScramCredential(config: Config, logger: Logger, user: string, 
     // The tool's own output follows the first ':\n' (before it, the whole command line and classpath).
     const message = (cause as Error).message;
     const output = message.slice(message.indexOf(':\n') + 2) || message;
-    throw new StackError('kafka', `could not set the SCRAM credential of '${user}': ${redact(output, [password, adminPassword])}`, 'is the secured stack up? (gpuflow stack up)');
+    const what = password !== null ? 'set' : 'delete';
+    throw new StackError('kafka', `could not ${what} the SCRAM credential of '${user}': ${redact(output, [...(password !== null ? [password] : []), adminPassword])}`, 'is the secured stack up? (gpuflow stack up)');
   } finally {
     rmSync(clientFile, { force: true });
     rmSync(credentialFile, { force: true });
@@ -183,7 +184,7 @@ export async function addKafkaTenant(config: Config, logger: Logger, tenant: str
   const password = options.password ?? (options.passwordFile ? tenantPasswordFromFile(options.passwordFile) : newPassword());
   if (!PASSWORD_PATTERN.test(password)) throw new ConfigError(`a tenant password must match ${PASSWORD_PATTERN}`);
   const resultsTopic = tenantResultsTopic(tenant);
-  await setScramCredential(config, logger, tenant, password);
+  await alterScramCredential(config, logger, tenant, password);
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -216,6 +217,50 @@ export async function addKafkaTenant(config: Config, logger: Logger, tenant: str
   const keyFile = ensureTenantKey(tenantKeyFile(config.home, tenant));
   logger.info('stack.kafka.tenant', { tenant, resultsTopic, groupPrefix: tenantGroupPrefix(tenant), keyFile });
   return { tenant, username: tenant, password: new Secret(() => password, `tenant ${tenant}`), resultsTopic, groupPrefix: tenantGroupPrefix(tenant), keyFile };
+}
+
+/** kafkajs's ANY in ACL filters (resource type, pattern type, operation, permission). */
+const ACL_ANY = 1;
+
+export interface RemovedTenant {
+  /** ACL bindings deleted (every one naming the tenant's principal). */
+  acls: number;
+  /** The results topic deleted, or null when kept or not there. */
+  topic: string | null;
+  /** The tenant's files under GPUFLOW_HOME that were removed (its key, and its password where the stack kept it). */
+  files: string[];
+}
+
+/**
+ * Removes a tenant: its SCRAM credential (a login with it is refused once the brokers have
+ * replayed the change; connections already open stay until they reconnect), every ACL binding of
+ * its principal, its results topic unless `keepTopic`, and its key and password files under
+ * GPUFLOW_HOME (dispatchers stop admitting its requests within their key recheck interval).
+ */
+export async function removeKafkaTenant(config: Config, logger: Logger, tenant: string, options: { keepTopic: boolean }): Promise<RemovedTenant> {
+  checkTenant(tenant);
+  const admin = stackAdminKafka(config, logger).admin();
+  await alterScramCredential(config, logger, tenant, null);
+  await admin.connect();
+  let acls = 0;
+  let topic: string | null = null;
+  try {
+    const deleted = await admin.deleteAcls({
+      filters: [{ resourceType: ACL_ANY, resourcePatternType: ACL_ANY, principal: `User:${tenant}`, operation: ACL_ANY, permissionType: ACL_ANY }],
+    });
+    acls = deleted.filterResponses.reduce((n, r) => n + r.matchingAcls.length, 0);
+    const resultsTopic = tenantResultsTopic(tenant);
+    if (!options.keepTopic && (await admin.listTopics()).includes(resultsTopic)) {
+      await admin.deleteTopics({ topics: [resultsTopic] });
+      topic = resultsTopic;
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  const files = [tenantKeyFile(config.home, tenant), tenantPasswordFile(config.home, tenant)].filter((f) => existsSync(f));
+  for (const f of files) rmSync(f);
+  logger.info('stack.kafka.tenant_removed', { tenant, acls, topic, files });
+  return { acls, topic, files };
 }
 
 /** The folder of the stack's tenant files: a dispatcher checks requests against the keys in it (GPUFLOW_TENANT_KEYS_DIR). */

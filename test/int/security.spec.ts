@@ -9,7 +9,7 @@
  * a tenant without a topic is kept on the shared topic and dead-lettered with the reason.
  * (The schema registry is the shared test stack's: it has no authentication of its own.)
  */
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { filter, firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,10 +30,10 @@ import { startDispatcher } from '../../src/services/dispatcher.js';
 import { DEMO_MANIFEST, publishManifest } from '../../src/services/manifests.js';
 import { startWorker } from '../../src/services/worker.js';
 import { stackStatus } from '../../src/stack/index.js';
-import { addKafkaTenant, REQUESTS_TOPIC, SHARED_RESULTS_TOPIC, stackAdminKafka, tenantAcls, type TenantCredentials } from '../../src/stack/kafka-tenants.js';
+import { addKafkaTenant, removeKafkaTenant, REQUESTS_TOPIC, SHARED_RESULTS_TOPIC, stackAdminKafka, tenantAcls, type TenantCredentials } from '../../src/stack/kafka-tenants.js';
 import { kafkaAnswers, kafkaNodeAnswers } from '../../src/stack/kafka.js';
 import { startLocalCluster, type LocalCluster } from '../helpers/cluster.js';
-import { readAll, uniqueName } from '../helpers/kafka.js';
+import { readAll, uniqueName, waitFor } from '../helpers/kafka.js';
 
 let cluster: LocalCluster;
 let clientLog: string;
@@ -41,6 +41,8 @@ let clientLogger: Logger;
 let tenantA: TenantCredentials;
 let tenantB: TenantCredentials;
 const WRONG_PASSWORD = 'not-the-password-of-tenant-a-0451';
+/** The password of the tenant the removal test adds and removes. */
+let removedPassword = '';
 
 /** The shared test stack's registry (the secured cluster runs Kafka only). */
 const registryUrl = (): string => loadConfig(process.env).schemaRegistryUrl;
@@ -302,6 +304,43 @@ describe('a SASL_SSL broker with tenant ACLs', () => {
     }
   });
 
+  it('removes a tenant: its login is refused, its ACLs, results topic and key file are gone, the other tenants untouched', { timeout: 180_000 }, async () => {
+    const tenantC = await addKafkaTenant(cluster.config, clientLogger, 'tenant-c');
+    removedPassword = tenantC.password.reveal();
+    const admin = stackAdminKafka(cluster.config, clientLogger).admin();
+    await admin.connect();
+    try {
+      const aclsOf = async (tenant: string): Promise<number> =>
+        (await admin.describeAcls({ resourceType: 1, resourcePatternType: 1, principal: `User:${tenant}`, operation: 1, permissionType: 1 })).resources.reduce((n, r) => n + r.acls.length, 0);
+      expect(await aclsOf('tenant-c')).toBe(tenantAcls('tenant-c').length);
+      expect(await removeKafkaTenant(cluster.config, clientLogger, 'tenant-c', { keepTopic: false })).toEqual({ acls: tenantAcls('tenant-c').length, topic: 'inference.results.tenant-c', files: [tenantC.keyFile] });
+      expect(await aclsOf('tenant-c')).toBe(0);
+      expect(await aclsOf('tenant-a')).toBe(tenantAcls('tenant-a').length);
+      const topics = await admin.listTopics();
+      expect(topics).not.toContain('inference.results.tenant-c');
+      expect(topics).toContain(tenantA.resultsTopic);
+      expect(existsSync(tenantC.keyFile)).toBe(false);
+      expect(existsSync(tenantA.keyFile)).toBe(true);
+    } finally {
+      await admin.disconnect();
+    }
+    // The brokers replay the deleted credential: a new login with it is refused from then on.
+    const login = (tenant: TenantCredentials) => refusal(async () => {
+      const a = createKafka(tenantConfig(tenant.username, tenant.password.reveal()), clientLogger, { retry: { retries: 0 } }).admin();
+      try {
+        await a.connect();
+      } finally {
+        await a.disconnect().catch(() => undefined);
+      }
+    });
+    const refused = await waitFor('a refused login', async () => {
+      const outcome = await login(tenantC);
+      return outcome === 'accepted' ? undefined : outcome;
+    }, 30_000, 500);
+    expect(refused).toMatch(/SASL|authentication failed/i);
+    expect(await login(tenantA)).toBe('accepted');
+  });
+
   it('writes no password or tenant key into any log under GPUFLOW_HOME', () => {
     const logs = join(cluster.config.home, 'logs');
     const files = readdirSync(logs).map((f) => join(logs, f));
@@ -312,7 +351,7 @@ describe('a SASL_SSL broker with tenant ACLs', () => {
     expect(text).toContain('stack.kafka.tenant');
     expect(text).toContain(`SASL_SSL://127.0.0.1:${cluster.nodes[0]!.port}`);
     const adminPassword = readFileSync(join(stackKafkaSecretsDir(cluster.config.home), `${STACK_KAFKA_ADMIN}.password`), 'utf8').trim();
-    for (const secret of [adminPassword, tenantA.password.reveal(), tenantB.password.reveal(), WRONG_PASSWORD]) {
+    for (const secret of [adminPassword, tenantA.password.reveal(), tenantB.password.reveal(), removedPassword, WRONG_PASSWORD]) {
       expect(secret.length).toBeGreaterThanOrEqual(12);
       expect(text.includes(secret), 'a password appears in a log').toBe(false);
     }

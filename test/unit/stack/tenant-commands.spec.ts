@@ -1,7 +1,9 @@
 /**
  * Rotating a tenant's signing key: a new key goes first, the previous one stays below it for the
  * dispatchers while clients move over, older ones go, and --drop-previous ends the rotation. The
- * CLI does it without a running stack, and a mistake is one line and a non-zero exit.
+ * CLI does it without a running stack, and a mistake in any `stack tenant` command is one line and
+ * a non-zero exit, before anything is touched. (Adding and removing tenants on a secured broker:
+ * test/int/security.spec.ts.)
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -44,7 +46,8 @@ describe('tenant key rotation', () => {
     expect(() => rotateTenantKey('../x', join(dir, 'x.key'), { dropPrevious: false })).toThrow(ConfigError);
   });
 
-  it('is a CLI command that needs no running stack, with one-line mistakes', () => {
+  // Each command is a process of its own, about a second apiece.
+  it('is a CLI command that needs no running stack, with one-line mistakes', { timeout: 120_000 }, () => {
     const dir = home();
     const file = ensureTenantKey(tenantKeyFile(dir, 'acme'));
     const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/run.ts', 'stack', 'tenant', ...args], { encoding: 'utf8', env: { ...process.env, GPUFLOW_HOME: dir, GPUFLOW_LOG: 'silent' } });
@@ -56,10 +59,17 @@ describe('tenant key rotation', () => {
     const dropped = cli('rotate-key', 'acme', '--drop-previous');
     expect(dropped.status, dropped.stderr).toBe(0);
     expect(hexKeys(file)).toHaveLength(1);
-    for (const args of [['rotate-key', 'globex'], ['add', 'acme', '--drop-previous'], ['rotate-key']]) {
+    const mistakes = [
+      ['rotate-key', 'globex'], ['add', 'acme', '--drop-previous'], ['rotate-key'], ['remove'], ['remove', 'acme', '--drop-previous'],
+      ['rotate-key', 'acme', '--keep-topic'], ['rotate-key', 'acme', '--password-file', 'x'], ['remove', '../acme'], ['drop', 'acme'],
+      // No secured stack here: removal says so before touching anything.
+      ['remove', 'acme'],
+    ];
+    for (const args of mistakes) {
       const r = cli(...args);
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
     }
+    expect(hexKeys(file)).toHaveLength(1);
   });
 });
