@@ -48,6 +48,8 @@ export interface ConsumeOptions<T> {
    */
   tombstone?: (key: Buffer, topic: string, position: { partition: number; offset: string }) => T;
   deadLetters: DeadLetterSink;
+  /** Called once a message has gone to the dead-letter topic (it is never delivered). */
+  onDeadLettered?: (position: { topic: string; partition: number; offset: string }) => void;
   logger: Logger;
   fromBeginning?: boolean;
   maxInFlight?: number;
@@ -287,6 +289,7 @@ function runConsumer<T>(kafka: Kafka, options: ConsumeOptions<T>, subscriber: Su
             });
             logger.warn('consumer.dead_lettered', { topic: batch.topic, partition: batch.partition, offset: message.offset, reason: describeError(error) });
             tracker.ack(offset);
+            options.onDeadLettered?.({ topic: batch.topic, partition: batch.partition, offset: message.offset });
             handled = message.offset;
             stale = isStale();
             continue;

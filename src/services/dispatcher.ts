@@ -34,6 +34,7 @@ import type { Logger } from '../log.js';
 import type { Kafka } from '../kafka/client.js';
 import { avroCodec, batchCodec, codecsByTopic } from '../kafka/codecs/topic-codec.js';
 import { decodeTensor } from '../kafka/codecs/tensor-codec.js';
+import { CatchUp } from '../kafka/catch-up.js';
 import { coPartitionAssigner } from '../kafka/co-partition-assigner.js';
 import { consume, type ConsumerSource, type Delivery } from '../kafka/consumer-source.js';
 import { createDeadLetterSink, type DeadLetterSink } from '../kafka/dead-letters.js';
@@ -523,8 +524,7 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
         admit(input.d);
         return;
       case 'manifest':
-        if (BigInt(input.d.offset) + 1n >= BigInt(manifestEnds.get(input.d.partition) ?? '0')) manifestsBehind.delete(input.d.partition);
-        if (manifestsBehind.size === 0) manifestsRead();
+        if (manifestsCatchUp.seen(input.d.partition, input.d.offset)) manifestsRead();
         if (isRetirement(input.d.value)) {
           manifests.delete(input.d.value.model);
           core.apply({ kind: 'retired', ref: refOf(input.d), model: input.d.value.model });
@@ -640,11 +640,10 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     });
   // Manifests are state: every process reads all of them (its own group, from the start), and
   // requests wait until they are read, so that no request meets an empty model table.
-  const manifestEnds = await endOffsets(kafka, TOPICS.manifests);
-  const manifestsBehind = new Set([...manifestEnds].filter(([, end]) => end !== '0').map(([p]) => p));
+  const manifestsCatchUp = new CatchUp(await endOffsets(kafka, TOPICS.manifests));
   let manifestsRead!: () => void;
   const manifestsReady = new Promise<void>((r) => (manifestsRead = r));
-  if (manifestsBehind.size === 0) manifestsRead();
+  if (manifestsCatchUp.caughtUp) manifestsRead();
   // With scale-out, what every instance needs whole (membership, telemetry, alerts) is read by a
   // group of the instance's own: heartbeats and telemetry from now, alerts (transitions, few) from
   // the start, so that an alert raised before the instance started still counts. Requests and
@@ -667,6 +666,9 @@ export async function startDispatcher(kafka: Kafka, registry: RegistryClient, lo
     manifests: consume<ManifestRecord>(kafka, {
       groupId: `${options.groupId}.manifests.${randomUUID()}`, topics: [TOPICS.manifests], fromBeginning: true,
       decode: (b) => codecs.manifests.decode(b), tombstone: retirementOf, deadLetters, logger: log,
+      onDeadLettered: (p) => {
+        if (manifestsCatchUp.seen(p.partition, p.offset)) manifestsRead();
+      },
     }),
     heartbeats: whole(TOPICS.heartbeats, codecs.heartbeats),
     telemetry: whole(TOPICS.telemetry, codecs.telemetry),

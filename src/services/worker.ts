@@ -8,7 +8,7 @@
  */
 import { hostname } from 'node:os';
 import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
-import { mergeMap, Subscription } from 'rxjs';
+import { merge, mergeMap, Subject, Subscription } from 'rxjs';
 import type { Config } from '../config.js';
 import { describeError, GpuflowError, ValidationError } from '../domain/errors.js';
 import type { Batch, Heartbeat, InferenceResult, ManifestRecord, ModelManifest, WorkerReport } from '../domain/events/index.js';
@@ -25,6 +25,7 @@ import type { Kafka } from '../kafka/client.js';
 import { batchAddress } from '../kafka/codecs/batch-codec.js';
 import { avroCodec, batchCodec, codecsByTopic, type TopicCodec } from '../kafka/codecs/topic-codec.js';
 import { rowEncoder } from '../kafka/codecs/tensor-codec.js';
+import { CatchUp } from '../kafka/catch-up.js';
 import { consume, type ConsumerSource, type Delivery } from '../kafka/consumer-source.js';
 import { createDeadLetterSink } from '../kafka/dead-letters.js';
 import { endOffsets } from '../kafka/offsets.js';
@@ -123,9 +124,19 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
   // The topic's history up to now is read before anything is loaded, and only each model's newest
   // record is acted on: a starting worker loads the live models, not every version each ever had,
   // nor the models retired since (compaction keeps such history until it runs).
-  const manifestEnds = await endOffsets(kafka, TOPICS.manifests);
-  const manifestsBehind = new Set([...manifestEnds].filter(([, end]) => end !== '0').map(([p]) => p));
+  const catchUp = new CatchUp(await endOffsets(kafka, TOPICS.manifests));
   const history = new Map<string, Delivery<ManifestRecord>>();
+  let historyApplied = catchUp.caughtUp;
+  async function applyHistory(): Promise<void> {
+    historyApplied = true;
+    for (const newest of history.values()) {
+      await applyManifestRecord(newest.value);
+      newest.ack();
+    }
+    history.clear();
+  }
+  // A dead-lettered last record ends the history too; it reaches the pipeline below as null.
+  const historyRead = new Subject<null>();
   const manifestSource: ConsumerSource<ManifestRecord> = consume<ManifestRecord>(kafka, {
     groupId: `gpuflow-worker-manifests-${options.workerId}-${epoch}`,
     topics: [TOPICS.manifests],
@@ -133,27 +144,26 @@ export async function startWorker(kafka: Kafka, registry: RegistryClient, config
     decode: (b) => manifests.decode(b),
     tombstone: retirementOf,
     deadLetters,
+    onDeadLettered: (p) => {
+      if (!historyApplied && catchUp.seen(p.partition, p.offset)) historyRead.next(null);
+    },
     logger: log,
   });
   const subscriptions = new Subscription();
   subscriptions.add(
-    manifestSource.deliveries$
+    merge(manifestSource.deliveries$, historyRead)
       .pipe(
         mergeMap(async (d) => {
-          if (manifestsBehind.size === 0) {
+          if (d === null) {
+            if (!historyApplied) await applyHistory();
+          } else if (historyApplied) {
             await applyManifestRecord(d.value);
             d.ack();
-            return;
+          } else {
+            history.get(d.value.model)?.ack();
+            history.set(d.value.model, d);
+            if (catchUp.seen(d.partition, d.offset)) await applyHistory();
           }
-          if (BigInt(d.offset) + 1n >= BigInt(manifestEnds.get(d.partition) ?? '0')) manifestsBehind.delete(d.partition);
-          history.get(d.value.model)?.ack();
-          history.set(d.value.model, d);
-          if (manifestsBehind.size > 0) return;
-          for (const newest of history.values()) {
-            await applyManifestRecord(newest.value);
-            newest.ack();
-          }
-          history.clear();
         }, 1),
       )
       .subscribe(),

@@ -7,8 +7,10 @@ import type { Batch, DeadLetter, InferenceRequest } from '../../src/domain/event
 import { AVRO_EVENTS, readAvroSchema } from '../../src/kafka/codecs/avro-events.js';
 import { decodeBatch } from '../../src/kafka/codecs/batch-codec.js';
 import { avroCodec, batchCodec, type TopicCodec } from '../../src/kafka/codecs/topic-codec.js';
+import { CatchUp } from '../../src/kafka/catch-up.js';
 import { consume } from '../../src/kafka/consumer-source.js';
 import { createDeadLetterSink, dlqTopicOf } from '../../src/kafka/dead-letters.js';
+import { endOffsets } from '../../src/kafka/offsets.js';
 import { createProducer, type EventProducer } from '../../src/kafka/producer.js';
 import { createRegistryClient, type RegistryClient } from '../../src/kafka/registry.js';
 import { applyTopics } from '../../src/kafka/topics-admin.js';
@@ -115,6 +117,47 @@ describe('Kafka adapter against the real broker and registry', () => {
     expect(letters[0]!.reason).toMatch(/not Confluent-framed/);
     expect(letters[1]!.reason).toMatch(/unknown schema id/);
     expect(Buffer.from(letters[0]!.value!).toString()).toBe('definitely not avro');
+  });
+
+  it("gives a tombstone the consumer's meaning, dead-letters one it has none for, and says where each dead letter was", async () => {
+    const topic = uniqueName('it.tombstones');
+    await createTestTopic(kafka, topic);
+    await createTestTopic(kafka, dlqTopicOf(topic));
+    const codec = await avroCodec(registry, topic, 'inference-request');
+    await producer.send(topic, [
+      { key: 'gone', value: null },
+      { key: null, value: null },
+      { key: 'm', value: await codec.encode(goldenRequest) },
+      { key: 'm', value: Buffer.from('garbage last') },
+    ]);
+    const deadLettered: string[] = [];
+    const catchUp = new CatchUp(await endOffsets(kafka, topic));
+    let caughtUpBy = '';
+    const source = consume<string>(kafka, {
+      groupId: uniqueName('g'), topics: [topic], fromBeginning: true, logger,
+      decode: async (bytes) => (await codec.decode(bytes)).requestId, tombstone: (key) => `deleted ${key.toString()}`,
+      deadLetters: createDeadLetterSink(producer, deadLetterCodec),
+      onDeadLettered: (p) => {
+        deadLettered.push(`${p.topic}:${p.partition}:${p.offset}`);
+        if (catchUp.seen(p.partition, p.offset)) caughtUpBy = p.offset;
+      },
+    });
+    // Subscribed throughout: the source stops consuming when its last subscriber leaves.
+    const values: [string, string][] = [];
+    const subscription = source.deliveries$.subscribe((d) => {
+      values.push([d.offset, d.value]);
+      d.ack();
+    });
+    await waitFor('two deliveries and two dead letters', () => (values.length === 2 && deadLettered.length === 2) || undefined);
+    subscription.unsubscribe();
+    await source.close();
+    expect(values).toEqual([['0', 'deleted gone'], ['2', goldenRequest.requestId]]);
+    expect(deadLettered).toEqual([`${topic}:0:1`, `${topic}:0:3`]);
+    // The malformed last message is what ends the read: a reader waiting for its end is not left waiting.
+    expect(caughtUpBy).toBe('3');
+    const dlqCodec = await deadLetterCodec(dlqTopicOf(topic));
+    const letters = await Promise.all((await readAll(kafka, dlqTopicOf(topic), 2)).map((m) => dlqCodec.decode(m.value!)));
+    expect(letters.map((l) => l.reason)).toEqual(['tombstone without a key', expect.stringMatching(/not Confluent-framed/)]);
   });
 
   it('applies topic declarations idempotently: the second run changes nothing', async () => {
