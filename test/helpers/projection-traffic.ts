@@ -20,7 +20,7 @@ export async function produceTraffic(prefix: string, list: ProjectedEvent[]): Pr
       for (let i = 0; i < mine.length; i += 500) {
         const messages = await Promise.all(mine.slice(i, i + 500).map(async (e) => {
           const { key, value } = wireValue(e);
-          return { key, value: await codec.encode(value as never) };
+          return { key, value: value === null ? null : await codec.encode(value as never) };
         }));
         await producer.send(topic, messages);
       }

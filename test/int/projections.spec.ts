@@ -70,6 +70,10 @@ describe('projections on the real stack', () => {
     const sla = Object.values(s[':tenant-sla:v1'] ?? {}).map((json) => JSON.parse(json) as { total: number; rejected: number });
     expect(sla.reduce((n, d) => n + d.total, 0)).toBe(3_000);
     expect(sla.reduce((n, d) => n + d.rejected, 0)).toBe(300);
+    // m1's tombstone came last: it is retired, with the version it had listed.
+    const versions = (model: string) => JSON.parse(s[':model-versions:v1']?.[`model/${model}`] ?? '{}') as { current?: string; versions?: Record<string, unknown> };
+    expect(versions('m1')).toMatchObject({ current: '', versions: { '1': expect.anything() } });
+    expect(versions('m0').current).toBe('2');
     const offsets = await storedOffsets(live);
     expect(Object.keys(offsets).length).toBe(ends.size);
     expect(Object.values(offsets).reduce((n, o) => n + Number(o), 0)).toBe(events);

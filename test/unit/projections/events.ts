@@ -1,4 +1,5 @@
 /** Small event builders for the projection specs: each event's content is a function of its arguments. */
+import { isRetirement } from '../../../src/domain/events/manifest.js';
 import type { ProjectedEvent } from '../../../src/projections/events.js';
 
 const CLASSES = ['realtime', 'interactive', 'batch'] as const;
@@ -63,6 +64,9 @@ export const batchDone = (m: number, n: number): ProjectedEvent => ({
   value: { type: 'BatchDone', batchId: `b${n}`, model: model(m), modelVersion: '1', workerId: 'w0', workerEpoch: 1, deviceUuid: 'GPU-0', batchSize: n, serviceTimeUs: 10, transferUs: 1, computeUs: 5, timestampMs: n },
 });
 
+/** Model m retired: its tombstone on models.manifests. */
+export const retired = (m: number, offset: number): ProjectedEvent => ({ kind: 'manifest', value: { type: 'ModelRetired', model: `m${m}` }, offset: String(offset) });
+
 export const manifest = (m: number, version: string, offset: number): ProjectedEvent => ({
   kind: 'manifest',
   value: {
@@ -89,7 +93,7 @@ export function traffic(requests: number, nowMs: number): ProjectedEvent[] {
     if (i % 20 === 0) out.push(sample(i % 3, nowMs + i), heartbeat(i % 2, 1, nowMs + i));
     if (i % 100 === 50) out.push(alert(i % 3, (i / 100) % 2 < 1, nowMs + i));
   }
-  out.push(alert(0, true, nowMs + requests), joined(0, 1), joined(1, 1), manifest(0, '2', 2));
+  out.push(alert(0, true, nowMs + requests), joined(0, 1), joined(1, 1), manifest(0, '2', 2), retired(1, 3));
   return out;
 }
 
@@ -110,7 +114,9 @@ export function wireValue(e: ProjectedEvent): { key: string; value: unknown } {
     case 'decision':
       return { key: 'model' in e.value ? e.value.model : e.value.workerId, value: e.value };
     case 'report':
-    case 'manifest':
       return { key: e.value.model, value: e.value };
+    case 'manifest':
+      // A retirement is a tombstone: the model's key without a value.
+      return { key: e.value.model, value: isRetirement(e.value) ? null : e.value };
   }
 }
