@@ -32,10 +32,11 @@ export const modelsCommand: Command = {
     json: { type: 'boolean', description: 'list: one JSON array of the live manifests' },
   },
   async run({ positionals, flags }, { config, logger, print }) {
-    const [action, dir] = positionals;
+    // What follows the action: publish's directory, retire's first model.
+    const [action, operand] = positionals;
     if (action !== 'publish' && action !== 'list' && action !== 'retire') throw new ConfigError(`models: expected 'publish', 'retire' or 'list', got '${action ?? ''}'`);
-    if (action === 'publish' && dir === undefined) throw new ConfigError('models publish: needs the manifests directory (gpuflow models publish DIR)');
-    if (action === 'retire' && dir === undefined) throw new ConfigError('models retire: needs the models to retire (gpuflow models retire MODEL...)');
+    if (action === 'publish' && operand === undefined) throw new ConfigError('models publish: needs the manifests directory (gpuflow models publish DIR)');
+    if (action === 'retire' && operand === undefined) throw new ConfigError('models retire: needs the models to retire (gpuflow models retire MODEL...)');
     const extra = action === 'retire' ? [] : positionals.slice(action === 'list' ? 1 : 2);
     if (extra.length > 0) throw new ConfigError(`models ${action}: unexpected argument '${extra[0]}'`);
     const kafka = createKafka(config, logger);
@@ -70,7 +71,7 @@ export const modelsCommand: Command = {
       return 0;
     }
 
-    const root = resolve(dir!);
+    const root = resolve(operand!);
     const files = await readManifestDir(root, typeof flags.store === 'string' ? resolve(flags.store) : config.modelStore);
     const git = await gitState(root);
     if (git.uncommitted.length > 0 && !flags['allow-dirty']) {
