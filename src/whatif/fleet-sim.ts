@@ -28,6 +28,8 @@ export interface SimulationInput {
   /** No event after this time is simulated (requests still open then count as unanswered). */
   endMs: number;
   manifests: readonly ModelManifest[];
+  /** Models retired, and when (one before the start applies from the start). */
+  retirements?: readonly { atMs: number; model: string }[];
   /** In arrival order; `atMs` is when the dispatcher took the request. */
   requests: readonly { atMs: number; request: InferenceRequest }[];
   workers: readonly SimWorker[];
@@ -128,6 +130,7 @@ export function simulate(input: SimulationInput): SimulationResult {
 
   const core = createDispatchCore({ startMs: input.startMs, queuePolicy: input.queuePolicy, scheduler: input.scheduler, onDecision });
   input.manifests.forEach((manifest, i) => core.apply({ atMs: input.startMs, input: { kind: 'manifest', ref: `sim.manifests:0:${i}`, manifest } }));
+  (input.retirements ?? []).forEach((r, i) => queue.push(r.atMs, { kind: 'input', input: { kind: 'retired', ref: `sim.retirements:0:${i}`, model: r.model } }));
   input.requests.forEach((r, i) => queue.push(r.atMs, { kind: 'input', input: { kind: 'request', ref: `sim.requests:0:${i}`, request: r.request } }));
   for (const worker of input.workers) queue.push(Math.max(input.startMs, worker.aliveFromMs), { kind: 'heartbeat', worker });
   queue.push(input.startMs + input.tickMs, { kind: 'tick' });

@@ -27,10 +27,15 @@ export async function readRecording(kafka: Kafka, registry: RegistryClient, logg
   const requests: Recording['requests'] = [];
   const heartbeats: { atMs: number; heartbeat: Heartbeat }[] = [];
   const manifests = new Map<string, ModelManifest>();
+  /** A model retired and not published again by the range's end: its manifest serves until then. */
+  const retired = new Map<string, number>();
   for (const t of turns) {
     if (t.type !== 'input') continue;
     const input = inputs.get(t.ref);
-    if (input?.kind === 'manifest' && t.atMs <= window.toMs) manifests.set(input.manifest.model, input.manifest);
+    if (input?.kind === 'manifest' && t.atMs <= window.toMs) {
+      manifests.set(input.manifest.model, input.manifest);
+      retired.delete(input.manifest.model);
+    } else if (input?.kind === 'retired' && t.atMs <= window.toMs && manifests.has(input.model)) retired.set(input.model, t.atMs);
     else if (input?.kind === 'heartbeat' && t.atMs <= window.toMs) heartbeats.push({ atMs: t.atMs, heartbeat: input.heartbeat });
     else if (input?.kind === 'request' && t.atMs >= window.fromMs && t.atMs <= window.toMs) requests.push({ atMs: t.atMs, request: input.request as InferenceRequest });
   }
@@ -39,7 +44,7 @@ export async function readRecording(kafka: Kafka, registry: RegistryClient, logg
   const after = { fromMs: window.fromMs, toMs: window.toMs + longestDeadline + 1_000 };
   const decisions = (await readDecisions(kafka, registry, logger, after)).map((d) => d.event);
   const reports = await readReports(kafka, registry, logger, after);
-  return { window, started: plan.instances[0]!.started, manifests: [...manifests.values()], requests, heartbeats, decisions, reports };
+  return { window, started: plan.instances[0]!.started, manifests: [...manifests.values()], retirements: [...retired].map(([model, atMs]) => ({ atMs, model })), requests, heartbeats, decisions, reports };
 }
 
 export async function runWhatIf(kafka: Kafka, registry: RegistryClient, logger: Logger, options: WhatIfRunOptions): Promise<WhatIfResult> {

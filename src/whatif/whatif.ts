@@ -19,6 +19,8 @@ export interface Recording {
   started: JournalStarted;
   /** The latest manifest of each model as of the range's end. */
   manifests: ModelManifest[];
+  /** Models retired since their latest manifest, and when. */
+  retirements: { atMs: number; model: string }[];
   /** Requests the dispatcher took within the range, with when. */
   requests: { atMs: number; request: InferenceRequest }[];
   heartbeats: { atMs: number; heartbeat: Heartbeat }[];
@@ -65,7 +67,7 @@ export function whatIf(recording: Recording, policy: WhatIfPolicy): WhatIfResult
   const endMs = window.toMs + longestDeadline + 1_000;
   const common = {
     startMs: window.fromMs, endMs, requests: recording.requests, fits, fallbackFit: UNMEASURED, dispatchMs: hops.dispatchMs, returnMs: hops.returnMs,
-    heartbeatMs: fleet.heartbeatMs, tickMs: started.tickMs,
+    heartbeatMs: fleet.heartbeatMs, tickMs: started.tickMs, retirements: recording.retirements,
   };
   const baseline = simulate({ ...common, manifests: recording.manifests, workers: fleet.workers, queuePolicy: started.queuePolicy, scheduler: started.scheduler });
   const alternativeWorkers = policy.fleet.workers !== undefined && fleet.workers[0] !== undefined

@@ -37,6 +37,19 @@ describe('fleet simulation', () => {
     expect(inTime(wider)).toBeGreaterThan(inTime(base));
   });
 
+  it('a model retired within the range is refused from then on, as the recorded dispatcher refused it', () => {
+    const r = simulate(input({ manifests: [{ ...MANIFEST, maxBatchSize: 16 }], retirements: [{ atMs: 1_505, model: MANIFEST.model }] }));
+    const arrivedAt = (id: string): number => Number(id.replace(/\D/g, '')) * 10;
+    const status = (o: { requestId: string; status: string }) => `${arrivedAt(o.requestId) < 1_505 ? 'before' : 'after'} ${o.status}`;
+    const counts = new Map<string, number>();
+    for (const o of r.outcomes) counts.set(status(o), (counts.get(status(o)) ?? 0) + 1);
+    // Arrivals after the retirement: all 149 refused. Before it: served, but for what still waited in the queue.
+    expect(counts.get('after REJECTED')).toBe(149);
+    expect(counts.get('after OK')).toBeUndefined();
+    expect(counts.get('before OK')).toBeGreaterThan(140);
+    expect((counts.get('before OK') ?? 0) + (counts.get('before REJECTED') ?? 0)).toBe(151);
+  });
+
   it('a worker that dies takes its batches with it until the scheduler evicts it', () => {
     const r = simulate(input({ endMs: 10_000, workers: [worker('w1', 1, 1_000), worker('w2', 1)], manifests: [{ ...MANIFEST, maxBatchSize: 16 }] }));
     // Nothing is lost: each request is answered or rejected, none is left open.
