@@ -2,8 +2,9 @@
  * Retiring a model against the real stack: a dispatcher and one slow one-slot simulated worker
  * (CLI processes) serve a model with a backlog queued, then the model's tombstone goes on
  * models.manifests. What waits is rejected with the reason, what runs finishes, a later request is
- * refused as for an unknown model, the worker unloads it, `models list` no longer shows it, and
- * `gpuflow replay --verify` re-decides the run, tombstone included, with 0 differences.
+ * refused as for an unknown model, the worker unloads it, `models list` no longer shows it,
+ * `gpuflow replay --verify` re-decides the run, tombstone included, with 0 differences, and
+ * what-if retires the model in its simulation when the recording did.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -15,6 +16,9 @@ import type { ModelManifest } from '../../src/domain/events/manifest.js';
 import { createProducer } from '../../src/kafka/producer.js';
 import { createRegistryClient } from '../../src/kafka/registry.js';
 import { bootstrap } from '../../src/services/bootstrap.js';
+import { parsePolicy } from '../../src/whatif/policy.js';
+import type { Scenario } from '../../src/whatif/whatif.js';
+import { runWhatIf } from '../../src/whatif/whatif-run.js';
 import { DEMO_MANIFEST, readLiveManifests, retireModels } from '../../src/services/manifests.js';
 import { consumeFromEnd, publishTestManifest, testConfig, testKafka, testLogger, waitFor } from '../helpers/kafka.js';
 import { children, gpuflowSync, kill, ready } from '../helpers/processes.js';
@@ -114,6 +118,16 @@ describe('retiring a model on the real stack', () => {
     const listed = gpuflowSync(['models', 'list']);
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stdout).not.toContain(MANIFEST.model);
+  });
+
+  it('what-if retires the model when the recording did: the later request is refused in the simulation too', async () => {
+    const result = await runWhatIf(testKafka(), createRegistryClient(testConfig().schemaRegistryUrl), logger, {
+      from: { kind: 'time', ms: range.fromMs }, to: { kind: 'time', ms: range.toMs }, policy: parsePolicy('{}', 'empty.json'),
+    });
+    const later = (s: Scenario) => s.outcomes.find((o) => o.requestId === `after-${run}`)?.status;
+    expect(later(result.recorded)).toBe('REJECTED');
+    expect(later(result.baseline)).toBe('REJECTED');
+    expect(result.baseline.outcomes.find((o) => o.requestId === `warm-${run}`)?.status).toBe('OK');
   });
 
   it('replay --verify re-decides the run, the retirement included, with 0 differences', () => {
