@@ -6,6 +6,7 @@
 import { ValidationError } from '../domain/errors.js';
 import type { SchedulerEvent, WorkerReport } from '../domain/events/index.js';
 import type { Kafka } from '../kafka/client.js';
+import { retirementOf } from '../kafka/manifest-tombstone.js';
 import { readRanges, type PartitionRange } from '../kafka/partition-ranges.js';
 import { TOPICS } from '../kafka/topic-names.js';
 import { avroCodec, type TopicCodec } from '../kafka/codecs/topic-codec.js';
@@ -141,7 +142,7 @@ export async function readInputs(kafka: Kafka, registry: RegistryClient, logger:
       // The dispatcher takes a tombstone on models.manifests as the model's retirement.
       onTombstone: (m) => {
         const ref = wantedRef(m);
-        if (ref !== undefined && topic === TOPICS.manifests && m.key !== null) inputs.set(ref, { kind: 'retired', ref, model: m.key.toString('utf8') });
+        if (ref !== undefined && topic === TOPICS.manifests && m.key !== null) inputs.set(ref, { kind: 'retired', ref, model: retirementOf(m.key).model });
       },
     });
   }

@@ -43,6 +43,7 @@ import { createProducer, type EventProducer, type OutgoingMessage } from '../kaf
 import { TOPICS } from '../kafka/topic-names.js';
 import { createTopicDirectory, resultRouter, TopicListingError, undeliverableResult, type ResultRoute } from '../kafka/topic-directory.js';
 import type { RegistryClient } from '../kafka/registry.js';
+import { retirementOf } from '../kafka/manifest-tombstone.js';
 import { createRequestCompactor } from '../processors/batching/compact-request.js';
 import type { QueuePolicy } from '../processors/batching/queue-policy.js';
 import { SHARED_RESULTS_TOPIC } from '../stack/kafka-tenants.js';
@@ -53,7 +54,6 @@ import { contextFromHeaders, traceHeaders, traceparentOf } from '../tracing/kafk
 import { startTracing } from '../tracing/setup.js';
 import { ATTR, endWithError, SPAN, tracerOf } from '../tracing/spans.js';
 import { openJournal } from '../replay/journal-sink.js';
-import { retirementOf } from './manifests.js';
 import { createPartitionOwnership, partitionedGroupOf, RebuildSuperseded, type ScaleOutOptions } from './partition-ownership.js';
 import { TenantKeys } from './tenant-keys.js';
 import { TurnClock } from './turn-clock.js';

@@ -2,9 +2,10 @@
  * Publishing a model manifest (workers load it, the dispatcher queues for it) and retiring a model
  * (a tombstone under its key: workers unload it, the dispatcher rejects what waits for it).
  */
-import type { ModelManifest, ModelRetired } from '../domain/events/manifest.js';
+import type { ModelManifest } from '../domain/events/manifest.js';
 import type { Kafka } from '../kafka/client.js';
 import { avroCodec } from '../kafka/codecs/topic-codec.js';
+import { retirementOf } from '../kafka/manifest-tombstone.js';
 import type { EventProducer } from '../kafka/producer.js';
 import type { RegistryClient } from '../kafka/registry.js';
 import type { Logger } from '../log.js';
@@ -29,9 +30,6 @@ export async function retireModels(producer: EventProducer, models: readonly str
   if (models.length === 0) return;
   await producer.send(MANIFESTS_TOPIC, models.map((model) => ({ key: model, value: null })));
 }
-
-/** What a reader of models.manifests takes a tombstone (a key without a value) for. */
-export const retirementOf = (key: Buffer): ModelRetired => ({ type: 'ModelRetired', model: key.toString('utf8') });
 
 /** A live manifest and where it sits on the topic. */
 export interface LiveManifest {

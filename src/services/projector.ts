@@ -19,12 +19,12 @@ import { consume, type Delivery } from '../kafka/consumer-source.js';
 import { createDeadLetterSink, type DeadLetterSink } from '../kafka/dead-letters.js';
 import { createProducer } from '../kafka/producer.js';
 import type { RegistryClient } from '../kafka/registry.js';
+import { retirementOf } from '../kafka/manifest-tombstone.js';
 import type { Logger } from '../log.js';
 import { PROJECTED_KINDS, PROJECTED_SOURCES, type ProjectedEvent, type ProjectedKind } from '../projections/events.js';
 import { PROJECTIONS } from '../projections/index.js';
 import { startMetricsExporter, type MetricsExporter } from '../projections/prometheus-exporter.js';
 import { dumpProjections, openProjectionStore, positionOf, type ProjectionStore } from '../projections/redis-sink.js';
-import { retirementOf } from './manifests.js';
 
 export interface ProjectorOptions {
   groupId: string;

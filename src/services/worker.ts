@@ -33,10 +33,10 @@ import { createProducer, type EventProducer, type OutgoingMessage } from '../kaf
 import type { RegistryClient } from '../kafka/registry.js';
 import { TOPICS } from '../kafka/topic-names.js';
 import { createTopicDirectory, resultRouter, undeliverableResult } from '../kafka/topic-directory.js';
+import { retirementOf } from '../kafka/manifest-tombstone.js';
 import { contextFromHeaders, contextFromTraceparent, traceHeaders } from '../tracing/kafka-headers.js';
 import { startTracing } from '../tracing/setup.js';
 import { ATTR, endWithError, SPAN, tracerOf } from '../tracing/spans.js';
-import { retirementOf } from './manifests.js';
 
 export interface WorkerOptions {
   workerId: string;
