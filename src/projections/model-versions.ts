@@ -83,17 +83,14 @@ export const modelVersionsProjection: Projection<ModelVersionsDoc> = {
       const m = e.value;
       const id = `model/${m.model}`;
       const doc = state.get(id) ?? empty(m.model);
-      if (isRetirement(m)) {
-        const later = doc.currentOffset === '' || BigInt(e.offset) > BigInt(doc.currentOffset);
-        return later ? { [id]: { ...doc, current: '', currentOffset: e.offset } } : NO_CHANGES;
-      }
+      const afterCurrent = doc.currentOffset === '' || BigInt(e.offset) > BigInt(doc.currentOffset);
+      if (isRetirement(m)) return afterCurrent ? { [id]: { ...doc, current: '', currentOffset: e.offset } } : NO_CHANGES;
       const version: VersionDoc = {
         executor: m.executor, weightsUri: m.weightsUri, commit: m.commit, dtype: m.dtype, inputShape: [...m.inputShape], maxBatchSize: m.maxBatchSize, offset: e.offset,
       };
       const replaces = newer(version, doc.versions[m.version]);
       // The newest manifest by offset names the current version (equal offsets, only possible across partitions: by name).
-      const isCurrent =
-        doc.currentOffset === '' || BigInt(e.offset) > BigInt(doc.currentOffset) || (BigInt(e.offset) === BigInt(doc.currentOffset) && m.version > doc.current);
+      const isCurrent = afterCurrent || (BigInt(e.offset) === BigInt(doc.currentOffset) && m.version > doc.current);
       if (!replaces && !isCurrent) return NO_CHANGES;
       return {
         [id]: {

@@ -103,7 +103,9 @@ async function alterScramCredential(config: Config, logger: Logger, user: string
   );
   // In a file the value goes without the brackets that --add-config wants.
   if (password !== null) writePrivate(credentialFile, `SCRAM-SHA-512=iterations=8192,password=${password}\n`);
-  const change = password !== null ? ['--add-config-file', credentialFile] : ['--delete-config', 'SCRAM-SHA-512'];
+  const change = password !== null
+    ? { what: 'set', args: ['--add-config-file', credentialFile], secrets: [password, adminPassword] }
+    : { what: 'delete', args: ['--delete-config', 'SCRAM-SHA-512'], secrets: [adminPassword] };
   try {
     await runTool(
       java,
@@ -123,7 +125,7 @@ async function alterScramCredential(config: Config, logger: Logger, user: string
         'users',
         '--entity-name',
         user,
-        ...change,
+        ...change.args,
       ],
       { timeoutMs: 120_000 },
     );
@@ -131,8 +133,7 @@ async function alterScramCredential(config: Config, logger: Logger, user: string
     // The tool's own output follows the first ':\n' (before it, the whole command line and classpath).
     const message = (cause as Error).message;
     const output = message.slice(message.indexOf(':\n') + 2) || message;
-    const what = password !== null ? 'set' : 'delete';
-    throw new StackError('kafka', `could not ${what} the SCRAM credential of '${user}': ${redact(output, [...(password !== null ? [password] : []), adminPassword])}`, 'is the secured stack up? (gpuflow stack up)');
+    throw new StackError('kafka', `could not ${change.what} the SCRAM credential of '${user}': ${redact(output, change.secrets)}`, 'is the secured stack up? (gpuflow stack up)');
   } finally {
     rmSync(clientFile, { force: true });
     rmSync(credentialFile, { force: true });

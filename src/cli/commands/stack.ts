@@ -33,23 +33,25 @@ async function tenantCommand(positionals: string[], flags: { passwordFile?: stri
       : `tenant ${name}: a new signing key first in ${file}, the previous one kept below it (${keys} keys); dispatchers take it within 10 s. Restart the tenant's clients, then 'gpuflow stack tenant rotate-key ${name} --drop-previous'`);
     return 0;
   }
-  const passwordFile = flags.passwordFile;
   // A name that is not a tenant's never reaches a path: addKafkaTenant refuses it before any file is touched.
-  const file = passwordFile ? resolve(passwordFile) : tenantPasswordFile(config.home, name);
+  const file = flags.passwordFile ? resolve(flags.passwordFile) : tenantPasswordFile(config.home, name);
   const tenant = await addKafkaTenant(config, logger, name, { passwordFile: file });
   print(`tenant ${tenant.tenant}: SCRAM-SHA-512 user '${tenant.username}' (password in ${file}), results ${tenant.resultsTopic}, groups ${tenant.groupPrefix}*, signing key in ${tenant.keyFile}`);
   return 0;
 }
 
+/** Every flag of `stack` belongs to one `stack tenant` command. */
+const TENANT_FLAGS: Command['flags'] = {
+  'password-file': { type: 'string', description: "tenant add: the tenant's password (first line); generated into it when the file does not exist" },
+  'drop-previous': { type: 'boolean', description: 'tenant rotate-key: keep only the current key (the end of a rotation)' },
+  'keep-topic': { type: 'boolean', description: "tenant remove: keep the tenant's results topic and what it holds" },
+};
+
 export const stackCommand: Command = {
   name: 'stack',
   summary: 'start, stop or inspect the local Kafka, schema registry, Redis and Prometheus; add, remove and rotate the signing keys of tenants on a secured Kafka',
   usage: 'gpuflow stack up|down|status | gpuflow stack tenant add NAME [--password-file F] | gpuflow stack tenant rotate-key NAME [--drop-previous] | gpuflow stack tenant remove NAME [--keep-topic]',
-  flags: {
-    'password-file': { type: 'string', description: "tenant add: the tenant's password (first line); generated into it when the file does not exist" },
-    'drop-previous': { type: 'boolean', description: "tenant rotate-key: keep only the current key (the end of a rotation)" },
-    'keep-topic': { type: 'boolean', description: "tenant remove: keep the tenant's results topic and what it holds" },
-  },
+  flags: TENANT_FLAGS,
   async run({ positionals, flags }, context) {
     const { config, logger, print } = context;
     const action = positionals[0];
@@ -57,7 +59,7 @@ export const stackCommand: Command = {
       const passwordFile = typeof flags['password-file'] === 'string' ? flags['password-file'] : undefined;
       return tenantCommand(positionals.slice(1), { ...(passwordFile === undefined ? {} : { passwordFile }), dropPrevious: flags['drop-previous'] === true, keepTopic: flags['keep-topic'] === true }, context);
     }
-    for (const flag of ['password-file', 'drop-previous', 'keep-topic']) if (flags[flag] !== undefined) throw new ConfigError(`--${flag} goes with 'stack tenant'`);
+    for (const flag of Object.keys(TENANT_FLAGS)) if (flags[flag] !== undefined) throw new ConfigError(`--${flag} goes with 'stack tenant'`);
     if (action === 'up') await stackUp(config, logger);
     else if (action === 'down') await stackDown(config, logger);
     else if (action !== 'status') throw new ConfigError(`stack: expected 'up', 'down', 'status' or 'tenant add|rotate-key|remove NAME', got '${action ?? ''}'`);

@@ -191,6 +191,11 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
       this.emit(rejected);
     }
 
+    /** Rejects every request waiting in the queue, with one reason. */
+    rejectQueued(queue: QueueState, reason: string): void {
+      for (const q of [...queue.requests]) this.reject(q.request, reason);
+    }
+
     /** Forms batches while workers have capacity and some queue is ready, most urgent first. */
     dispatch(onCapacity: boolean): void {
       while (this.state.capacity > 0) {
@@ -343,15 +348,13 @@ export function createBatcher(config: BatcherConfig = {}): Batcher {
       case 'ModelRetired':
         for (const queue of Object.values(state.queues)) {
           if (queue.model !== input.model) continue;
-          for (const q of [...queue.requests]) d.reject(q.request, `model ${input.model} was retired before the request was batched`);
+          d.rejectQueued(queue, `model ${input.model} was retired before the request was batched`);
           if (queue.flushAtMs !== null) d.emit({ type: 'FlushTimerSet', queue: queue.key, atMs: null });
           d.emit({ type: 'QueueRetired', queue: queue.key });
         }
         break;
       case 'BatcherStopped':
-        for (const queue of Object.values(state.queues)) {
-          for (const q of [...queue.requests]) d.reject(q.request, 'batcher stopped before the request was batched');
-        }
+        for (const queue of Object.values(state.queues)) d.rejectQueued(queue, 'batcher stopped before the request was batched');
         break;
     }
     d.rearm();
