@@ -4,22 +4,16 @@
  * malformed one logged and treated as missing, and a folder that is not there refused at the start.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/domain/errors.js';
 import { signTenantClaim, TENANT_MAC_HEADER } from '../../../src/kafka/tenant-claim.js';
 import { createLogger } from '../../../src/log.js';
 import { TenantKeys } from '../../../src/services/tenant-keys.js';
+import { tempDirs } from '../../helpers/temp-dirs.js';
 
-const dirs: string[] = [];
-afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
-function keysDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gpuflow-tenant-keys-'));
-  dirs.push(dir);
-  return dir;
-}
+const keysDir = tempDirs('gpuflow-tenant-keys-');
 
 describe('TenantKeys', () => {
   it("checks a request against its tenant's key file", () => {

@@ -6,21 +6,15 @@
  * test/int/security.spec.ts.)
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/domain/errors.js';
 import { readTenantKeys } from '../../../src/kafka/tenant-claim.js';
 import { ensureTenantKey, rotateTenantKey, tenantKeyFile } from '../../../src/stack/kafka-tenants.js';
+import { tempDirs } from '../../helpers/temp-dirs.js';
 
-const homes: string[] = [];
-afterEach(() => homes.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
-function home(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'gpuflow-rotate-'));
-  homes.push(dir);
-  return dir;
-}
+const home = tempDirs('gpuflow-rotate-');
 const hexKeys = (file: string): string[] => readTenantKeys(file).map((k) => k.toString('hex'));
 
 describe('tenant key rotation', () => {
